@@ -1,0 +1,91 @@
+"""Scoring: pure functions from results to numbers.  No I/O.
+
+- A check earns its points when it PASSes, nothing otherwise.
+- A task's points are the sum of its checks' points (its weight).
+- The run's percent is earned / possible over all tasks, or, when the pack gives
+  domain weights, the weighted mean of the per-domain percents of the domains present.
+- Points of ERROR checks could not be judged: they earn nothing, are counted apart
+  (`unjudged`), and make the verdict INCOMPLETE rather than a plain FAIL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.results import ERROR, RunResult
+
+PASSED, FAILED, INCOMPLETE = "PASSED", "FAILED", "INCOMPLETE"
+
+
+@dataclass(frozen=True)
+class DomainScore:
+    domain: str
+    earned: float
+    possible: float
+
+    @property
+    def percent(self) -> float:
+        return percent(self.earned, self.possible)
+
+
+@dataclass(frozen=True)
+class Score:
+    earned: float
+    possible: float
+    percent: float
+    pass_percent: float
+    unjudged: float                      # points of ERROR checks
+    errors: int                          # number of ERROR checks
+    domains: list[DomainScore] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.percent >= self.pass_percent
+
+    @property
+    def verdict(self) -> str:
+        if self.passed:
+            return PASSED
+        return INCOMPLETE if self.errors else FAILED
+
+
+def percent(earned: float, possible: float) -> float:
+    return round(100.0 * earned / possible, 1) if possible else 0.0
+
+
+def score(run: RunResult) -> Score:
+    by_domain: dict[str, list[float]] = {}
+    unjudged = 0.0
+    errors = 0
+    for task, check in run.all_checks():
+        cell = by_domain.setdefault(task.domain or "General", [0.0, 0.0])
+        cell[0] += check.earned
+        cell[1] += check.points
+        if check.status == ERROR:
+            unjudged += check.points
+            errors += 1
+    for task in run.tasks:
+        if task.error and not task.checks:
+            errors += 1
+        by_domain.setdefault(task.domain or "General", [0.0, 0.0])
+    domains = [DomainScore(d, e, p) for d, (e, p) in sorted(by_domain.items())]
+    earned = sum(d.earned for d in domains)
+    possible = sum(d.possible for d in domains)
+    weights = {d.domain: float(run.domain_weights.get(d.domain, 0)) for d in domains if d.possible}
+    if run.domain_weights and sum(weights.values()) > 0:
+        total = sum(weights.values())
+        pct = round(sum(weights[d.domain] * d.percent for d in domains if d.domain in weights) / total, 1)
+    else:
+        pct = percent(earned, possible)
+    return Score(earned=earned, possible=possible, percent=pct, pass_percent=run.pass_percent,
+                 unjudged=unjudged, errors=errors, domains=domains)
+
+
+def exit_code(run: RunResult) -> int:
+    """3 when any check could not be judged; in a drill 0/1 by the pass mark;
+    otherwise (check, validate) 0 only when every check passed."""
+    s = score(run)
+    if s.errors:
+        return 3
+    if run.mode in ("exam", "training"):
+        return 0 if s.passed else 1
+    return 0 if all(c.status == "PASS" for _, c in run.all_checks()) else 1
