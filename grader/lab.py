@@ -18,13 +18,11 @@ iptables rule it may have added, the mount points it had to create, and the fold
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import socket
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +103,7 @@ class Lab:
         """Build the lab; True if built, False if it was already up (then nothing changes)."""
         labnet.require_root()
         labnet.require_tools()
-        with _lock():
+        with labnet.lock(LOCK_FILE, "grader lab"):
             if self.is_up():
                 return False
             self._teardown()
@@ -127,7 +125,7 @@ class Lab:
         """Remove everything `up` created; True if there was something to remove."""
         labnet.require_root()
         labnet.require_tools({"ip": "iproute2", "mount": "mount"})
-        with _lock():
+        with labnet.lock(LOCK_FILE, "grader lab"):
             return self._teardown()
 
     def status(self) -> list[HostStatus]:
@@ -152,7 +150,7 @@ class Lab:
         self._save_state(state)
         self._write_files()
         for path in PRIVATE_DIRS:
-            _mkdirs(Path(path), state["created_dirs"])
+            labnet.mkdirs(Path(path), state["created_dirs"])
         state["run_netns"] = not Path("/run/netns").exists()  # `ip netns add` makes it a mount point
         self._save_state(state)
         labnet.create_network(HOSTS, alias=str(self.dir))
@@ -174,7 +172,7 @@ class Lab:
     def _prepare_dir(self, state: dict) -> None:
         if self.dir.exists() and any(self.dir.iterdir()) and not (self.dir / MARKER).exists():
             raise LabError(f"{self.dir}: exists and is not a lab folder; set {ENV_DIR} to an empty or new folder")
-        _mkdirs(self.dir, state["created_dirs"])
+        labnet.mkdirs(self.dir, state["created_dirs"])
         os.chmod(self.dir, 0o700)
         (self.dir / MARKER).write_text("created by grader lab up; removed by grader lab down\n")
 
@@ -283,11 +281,7 @@ class Lab:
             if (d / MARKER).exists():
                 shutil.rmtree(d, ignore_errors=False)
                 did = True
-            for created in reversed(state.get("created_dirs", [])):
-                try:
-                    os.rmdir(created)  # only if still empty: never removes anything of anyone else
-                except OSError:
-                    pass
+            labnet.remove_created(state.get("created_dirs", []))
         return did
 
     def _save_state(self, state: dict) -> None:
@@ -342,18 +336,6 @@ def _keygen(path: Path, comment: str) -> None:
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path], timeout=15)
 
 
-def _mkdirs(path: Path, created: list) -> None:
-    """mkdir -p that records each folder it had to create (so down can remove exactly those)."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for p in reversed(missing):
-        p.mkdir(mode=0o755)
-        created.append(str(p))
-
-
 def _remove_empty_mountpoint(path: Path) -> None:
     try:
         if any(path.iterdir()):
@@ -389,24 +371,3 @@ def _wait_for_ssh(host: str, address: str, deadline: float, log: Path) -> None:
             tail = log.read_text(errors="replace").strip()[-500:] if log.exists() else ""
             raise LabError(f"host {host}: sshd did not answer on {address}:22 in time: {tail or 'no log'}")
         time.sleep(0.05)
-
-
-@contextmanager
-def _lock(timeout: float = 120.0):
-    """One lab on this machine: up and down of any process take turns."""
-    path = Path(LOCK_FILE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LabError(f"another grader lab up/down holds {path} for more than {timeout:g}s") from None
-                time.sleep(0.1)
-        yield
-    finally:
-        os.close(fd)

@@ -6,6 +6,7 @@ never on anything else.  Commands run as argument lists with a timeout each.
 """
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
 import os
@@ -13,6 +14,8 @@ import shutil
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 from grader.errors import LabError
 
@@ -231,3 +234,48 @@ def kill_all(find, *, timeout: float = 5.0) -> None:
             except ProcessLookupError:
                 pass
         time.sleep(0.05)
+
+
+# --- files -------------------------------------------------------------------
+
+def mkdirs(path: Path, created: list) -> None:
+    """mkdir -p that records each folder it had to create (so down removes exactly those)."""
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for p in reversed(missing):
+        p.mkdir(mode=0o755)
+        created.append(str(p))
+
+
+PRODUCT_DIR = "/var/lib/grader"  # shared parent of both labs' default folders
+
+
+def remove_created(created: list) -> None:
+    for path in list(reversed(created)) + [PRODUCT_DIR]:
+        try:
+            os.rmdir(path)  # only if still empty: never removes anything of anyone else
+        except OSError:
+            pass
+
+
+@contextmanager
+def lock(path: str, what: str, timeout: float = 180.0):
+    """Take turns with every other process that builds or removes the same lab."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError(f"another {what} up/down holds {path} for more than {timeout:g}s") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
