@@ -1,0 +1,212 @@
+"""grader list | show | lint | exec | setup | check | solve | reset | validate."""
+from __future__ import annotations
+
+import sys
+
+from grader.cli.common import add_inventory, add_json, add_seed, color, emit_json, inventory_from, load, progress
+from grader.errors import EXIT_OK, UsageError
+
+REF_HELP = "a built-in pack name, a pack folder or a .tar.gz archive; PACK/TASK names one task"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("list", help="list built-in packs, or the tasks of a pack")
+    p.add_argument("pack", nargs="?", help=REF_HELP)
+    add_json(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="show a task: description, hints, checks (add --solution for the answer)")
+    p.add_argument("ref", metavar="PACK/TASK", help=REF_HELP)
+    p.add_argument("--solution", action="store_true", help="also print the reference solution and explanation")
+    add_seed(p)
+    add_inventory(p)
+    add_json(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("lint", help="check packs without touching any host (schema, templates, files, "
+                                    "manifests, scripts)")
+    p.add_argument("packs", nargs="+", metavar="PACK", help=REF_HELP)
+    add_json(p)
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("exec", help="run an ad-hoc command on an inventory host: grader exec HOST -- CMD")
+    p.add_argument("host", help="a host role from the inventory (controlplane, node01, ...)")
+    p.add_argument("cmd", nargs="+", metavar="CMD", help="the command and its arguments (after --)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds before the command is stopped (default 60)")
+    add_inventory(p)
+    p.set_defaults(func=cmd_exec)
+
+    for name, helptext in (("setup", "break the task(s): run their setup steps"),
+                           ("solve", "apply the reference solution(s)"),
+                           ("reset", "remove every trace of the task(s)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("ref", metavar="PACK[/TASK]", help=REF_HELP)
+        p.add_argument("--task", help="task id(s), comma-separated (instead of PACK/TASK)")
+        add_seed(p)
+        add_inventory(p)
+        p.set_defaults(func=cmd_steps, section=name)
+
+    p = sub.add_parser("check", help="grade the task(s) now and print what passed, failed and why")
+    p.add_argument("ref", metavar="PACK[/TASK]", help=REF_HELP)
+    p.add_argument("--task", help="task id(s), comma-separated (instead of PACK/TASK)")
+    p.add_argument("-o", "--out", metavar="DIR", help="also write results.json, report.html and junit.xml here")
+    add_seed(p)
+    add_inventory(p)
+    add_json(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("validate", help="self-test tasks: setup must break them, the solution must fix them")
+    p.add_argument("ref", metavar="PACK[/TASK]", help=REF_HELP)
+    p.add_argument("--task", help="task id(s), comma-separated")
+    p.add_argument("--shard", metavar="I/N", help="validate only the I-th of N slices of the tasks (CI matrices)")
+    p.add_argument("-o", "--out", metavar="DIR", help="also write results.json, report.html and junit.xml here")
+    add_seed(p)
+    add_inventory(p)
+    add_json(p)
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_list(args) -> int:
+    from grader.loader import builtin_names, load_pack, peek_pack
+
+    if not args.pack:
+        rows = [peek_pack(name) for name in builtin_names()]
+        if args.json:
+            emit_json(rows)
+        else:
+            for r in rows:
+                print(f"{r['name']:<22} {r['version']:<8} {r['tasks']:>3} tasks  {r['target']:<10} {r['title']}")
+        return EXIT_OK
+    pack = load_pack(args.pack, check_templates=False)
+    rows = [{"id": t.id, "title": t.title, "domain": t.domain, "minutes": t.minutes, "points": t.weight}
+            for t in pack.tasks]
+    if args.json:
+        emit_json({"pack": pack.name, "title": pack.title, "version": pack.version, "tasks": rows})
+    else:
+        print(f"{pack.title} ({pack.name} {pack.version}, {pack.target})")
+        for r in rows:
+            print(f"  {r['id']:<32} {r['minutes']:>4g} min {r['points']:>4g} pts  {r['domain']:<18} {r['title']}")
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from grader.lifecycle import render
+    from grader.report.terminal import render_markdown
+
+    pack, specs = load(args, args.ref)
+    if len(specs) != 1:
+        raise UsageError(f"show takes one task: PACK/TASK (pack {pack.name} has {len(specs)} tasks)")
+    task = render(pack, specs, seed=args.seed, inventory=inventory_from(args))[0]
+    if args.json:
+        emit_json({"id": task.id, "title": task.title, "domain": task.domain, "minutes": task.spec.minutes,
+                   "points": task.spec.weight, "description": task.description, "hints": list(task.hints),
+                   "checks": [{"name": c.name, "points": c.points, "host": c.host, "kind": c.kind}
+                              for c in task.checks],
+                   **({"solution": [s.display() for s in task.solution], "explanation": task.explanation}
+                      if args.solution else {})})
+        return EXIT_OK
+    c = color()
+    print(render_markdown(f"# {task.title}\n\n*{task.domain} · {task.spec.minutes:g} minutes · "
+                          f"{task.spec.weight:g} points*\n\n{task.description}", color=c))
+    print(render_markdown("## Checks\n\n" + "\n".join(f"- {ch.name} ({ch.points:g} pts, on {ch.host})"
+                                                       for ch in task.checks), color=c))
+    if task.hints:
+        print(render_markdown(f"*{len(task.hints)} hint(s) available in training drills.*", color=c))
+    if args.solution:
+        steps = "\n".join(s.display() for s in task.solution)
+        print(render_markdown(f"## Solution\n\n```\n{steps}\n```\n\n## Why\n\n{task.explanation}", color=c))
+    return EXIT_OK
+
+
+def cmd_lint(args) -> int:
+    from grader.lint import lint
+
+    report = {ref: lint(ref) for ref in args.packs}
+    if args.json:
+        emit_json({ref: problems for ref, problems in report.items()})
+    else:
+        for ref, problems in report.items():
+            for line in problems:
+                print(line)
+            print(f"{ref}: {'ok' if not problems else f'{len(problems)} problem(s)'}", file=sys.stderr)
+    return 2 if any(report.values()) else EXIT_OK
+
+
+def cmd_exec(args) -> int:
+    from grader.transport import Pool
+
+    inventory = inventory_from(args)
+    inventory.host(args.host)
+    command = " ".join(args.cmd) if len(args.cmd) > 1 else args.cmd[0]
+    with Pool(inventory) as pool:
+        result = pool.get(args.host).run(command, timeout=args.timeout)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.exit_code
+
+
+def cmd_steps(args) -> int:
+    from grader.lifecycle import render
+    from grader.runner import Runner
+
+    pack, specs = load(args, args.ref, args.task)
+    inventory = inventory_from(args)
+    tasks = render(pack, specs, seed=args.seed, inventory=inventory)
+    with Runner(inventory, progress=progress(args)) as runner:
+        for task in tasks:
+            runner.run_steps(task, args.section)
+            print(f"{task.id}: {args.section} done")
+    return EXIT_OK
+
+
+def _finish(args, run) -> int:
+    from grader.report.terminal import render_run
+    from grader.scoring import exit_code
+
+    if args.out:
+        from grader.report import write_reports
+
+        paths = write_reports(run, out_dir=args.out)
+        print(f"reports written to {args.out}: " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    if args.json:
+        print(run.to_json())
+    else:
+        print(render_run(run, color=color()))
+    return exit_code(run)
+
+
+def cmd_check(args) -> int:
+    from grader.lifecycle import check_tasks, render
+    from grader.runner import Runner
+
+    pack, specs = load(args, args.ref, args.task)
+    inventory = inventory_from(args)
+    tasks = render(pack, specs, seed=args.seed, inventory=inventory)
+    with Runner(inventory) as runner:
+        run = check_tasks(runner, pack, tasks, seed=args.seed)
+    return _finish(args, run)
+
+
+def shard(items: list, spec: str | None) -> list:
+    if not spec:
+        return items
+    try:
+        i, n = (int(x) for x in spec.split("/"))
+        if not 1 <= i <= n:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--shard {spec}: expected I/N with 1 <= I <= N, e.g. 2/4") from None
+    return items[i - 1::n]
+
+
+def cmd_validate(args) -> int:
+    from grader.lifecycle import render, validate
+    from grader.runner import Runner
+
+    pack, specs = load(args, args.ref, args.task)
+    specs = shard(specs, args.shard)
+    inventory = inventory_from(args)
+    tasks = render(pack, specs, seed=args.seed, inventory=inventory)
+    with Runner(inventory, progress=progress(args)) as runner:
+        run = validate(runner, pack, tasks, seed=args.seed, progress=progress(args))
+    return _finish(args, run)

@@ -1,0 +1,55 @@
+"""`grader lint`: everything that can be checked without touching a host.
+
+The loader's problems (schema, unknown keys, files, duplicate ids, templates), then
+each Kubernetes manifest (`*.yaml` files besides task.yaml, rendered with seed 0)
+against the Kubernetes schemas, and each script with shellcheck.
+"""
+from __future__ import annotations
+
+from grader.errors import GraderError
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+def lint(ref: str, *, inventory=None) -> list[str]:
+    from grader.loader import lint_pack
+
+    try:
+        pack, problems = lint_pack(ref, inventory=inventory)
+    except GraderError as exc:
+        return [str(exc)]
+    lines = [str(p) for p in problems]
+    if pack is None or problems:
+        return lines
+    return lines + _external(pack, inventory)
+
+
+def _external(pack, inventory) -> list[str]:
+    from grader.inventory import killercoda_default
+    from grader.lint_external import lint_manifests, lint_scripts
+    from grader.templating import render_task
+
+    inventory = inventory or killercoda_default()
+    manifests, scripts = [], []
+    for spec in pack.tasks:
+        task = render_task(spec, seed=0, inventory=inventory, roles=pack.hosts)
+        for step in task.setup + task.solution + task.reset:
+            name = f"{spec.dir / step.source}" if step.source else f"{spec.file} {step.label}"
+            if step.kind == "copy" and step.source.endswith(MANIFEST_SUFFIXES):
+                manifests.append((name, step.command))
+            elif step.kind == "script":
+                scripts.append((name, step.command))
+        for check in task.checks:
+            if check.kind == "script":
+                scripts.append((f"{spec.dir / spec.data['checks'][check.index]['script']}", check.target))
+    seen, unique = set(), []
+    for item in scripts:
+        if item[0] not in seen:
+            seen.add(item[0])
+            unique.append(item)
+    problems = []
+    if manifests:
+        problems += lint_manifests(manifests)
+    if unique:
+        problems += lint_scripts(unique)
+    return problems

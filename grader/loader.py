@@ -1,0 +1,195 @@
+"""Task files -> model.  Finds packs, reads YAML safely, validates against the schema.
+
+Everything that can be wrong with a pack is found here, before anything runs on a
+host: malformed YAML, unknown keys (with a did-you-mean), wrong types, a check with
+no kind or two, missing script/copy/description files, duplicate task ids or check
+names, hosts the inventory lacks and template errors (a trial render of every task).
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from grader.errors import PackError, UsageError
+from grader.model import DEFAULT_PASS_PERCENT, Pack, TaskSpec
+from grader.yamlsrc import load_yaml, validate
+
+PACK_FILE, TASK_FILE, DESCRIPTION_FILE = "pack.yaml", "task.yaml", "description.md"
+
+
+def builtin_dir() -> Path:
+    """Built-in packs: inside the wheel (grader/_data/tasks) or the checkout's tasks/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / "tasks", here.parent / "tasks"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "tasks"
+
+
+def builtin_names() -> list[str]:
+    root = builtin_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / PACK_FILE).is_file())
+
+
+def find_pack(ref: str) -> Path:
+    """A pack reference is a folder, an archive (.tar.gz) or a built-in pack name."""
+    path = Path(ref)
+    if path.is_dir():
+        if not (path / PACK_FILE).is_file():
+            raise PackError(f"not a pack folder: no {PACK_FILE}", file=str(path))
+        return path
+    if path.is_file():
+        if ref.endswith((".tar.gz", ".tgz")):
+            from grader.archive import open_archive
+
+            return open_archive(path)
+        raise UsageError(f"{ref}: not a pack (give a pack folder, a .tar.gz archive or a built-in name)")
+    if "/" not in ref and (builtin_dir() / ref / PACK_FILE).is_file():
+        return builtin_dir() / ref
+    names = builtin_names()
+    close = difflib.get_close_matches(ref, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (built-in packs: {', '.join(names) or 'none'})"
+    raise UsageError(f"unknown pack '{ref}'{hint}")
+
+
+def peek_pack(ref: str | Path) -> dict:
+    """pack.yaml's fields and the task folder names, without validation (fast: `grader list`)."""
+    import yaml
+
+    root = find_pack(str(ref))
+    try:
+        data = yaml.load((root / PACK_FILE).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PackError(f"cannot read: {exc}", file=str(root / PACK_FILE)) from None
+    data = data if isinstance(data, dict) else {}
+    tasks = sorted(p.name for p in root.iterdir() if (p / TASK_FILE).is_file())
+    return {"name": str(data.get("name", root.name)), "title": str(data.get("title", "")),
+            "version": str(data.get("version", "")), "target": str(data.get("target", "kubernetes")),
+            "tasks": len(tasks)}
+
+
+def load_pack(ref: str | Path, *, inventory=None, check_templates: bool = True) -> Pack:
+    """Load and fully validate a pack; raises the first PackError found."""
+    pack, problems = lint_pack(ref, inventory=inventory, check_templates=check_templates)
+    if problems:
+        raise problems[0]
+    return pack
+
+
+def lint_pack(ref: str | Path, *, inventory=None, check_templates: bool = True):
+    """(pack or None, [PackError...]): every problem, for `grader lint`."""
+    root = find_pack(str(ref))
+    pack_file = root / PACK_FILE
+    data = load_yaml(pack_file)
+    if not isinstance(data, dict):
+        return None, [PackError("a pack.yaml is a mapping (name, title, version, ...)", file=str(pack_file))]
+    problems = validate(data, "pack", pack_file)
+    if problems:
+        return None, problems
+    specs = []
+    seen: dict[str, Path] = {}
+    for task_dir in sorted(p for p in root.iterdir() if p.is_dir() and (p / TASK_FILE).is_file()):
+        try:
+            spec, task_problems = _load_task(task_dir)
+        except PackError as exc:
+            problems.append(exc)
+            continue
+        problems.extend(task_problems)
+        if spec is None:
+            continue
+        if spec.id in seen:
+            problems.append(PackError(f"duplicate task id '{spec.id}' (also in {seen[spec.id]})",
+                                      file=str(spec.file), line=spec.line("id"), key="id"))
+            continue
+        seen[spec.id] = spec.file
+        specs.append(spec)
+    stray = [p.name for p in root.iterdir() if p.is_dir() and not (p / TASK_FILE).is_file()
+             and not p.name.startswith(".")]
+    for name in stray:
+        problems.append(PackError(f"folder '{name}' has no {TASK_FILE}", file=str(root / name)))
+    if not specs and not problems:
+        problems.append(PackError("the pack has no tasks (no folder with a task.yaml)", file=str(root)))
+    exam = data.get("exam", {})
+    pack = Pack(name=data["name"], title=data["title"], version=str(data["version"]), dir=root,
+                description=data.get("description", ""), target=data.get("target", "kubernetes"),
+                exam_minutes=exam.get("minutes"), pass_percent=float(exam.get("pass_percent", DEFAULT_PASS_PERCENT)),
+                count=exam.get("count"), domains=dict(data.get("domains", {})),
+                hosts=tuple(data.get("hosts", ("controlplane", "node01"))), tasks=tuple(specs),
+                archive=None)
+    if check_templates and not problems:
+        problems.extend(_trial_render(pack, inventory))
+    return pack, problems
+
+
+def _load_task(task_dir: Path):
+    file = task_dir / TASK_FILE
+    data = load_yaml(file)
+    if not isinstance(data, dict):
+        return None, [PackError("a task.yaml is a mapping (id, title, minutes, checks, ...)", file=str(file))]
+    problems = validate(data, "task", file)
+    if problems:
+        return None, problems
+    files: dict[str, str] = {}
+    for section in ("setup", "solution", "reset", "checks"):
+        for i, item in enumerate(data.get(section, [])):
+            for key in ("script", "copy"):
+                name = item.get(key)
+                if not isinstance(name, str):
+                    continue
+                path = (task_dir / name)
+                if not _inside(path, task_dir):
+                    problems.append(PackError(f"'{name}' points outside the task folder", file=str(file),
+                                              line=item.lines.get(key), key=f"{section}[{i}].{key}"))
+                elif not path.is_file():
+                    problems.append(PackError(f"file '{name}' not found in {task_dir}", file=str(file),
+                                              line=item.lines.get(key), key=f"{section}[{i}].{key}"))
+                else:
+                    files[name] = path.read_text()
+    names: dict[str, int] = {}
+    for i, check in enumerate(data["checks"]):
+        if check["name"] in names:
+            problems.append(PackError(f"duplicate check name '{check['name']}'", file=str(file),
+                                      line=check.lines.get("name"), key=f"checks[{i}].name"))
+        names[check["name"]] = i
+    weight = data.get("weight")
+    total = sum(c.get("points", 1) for c in data["checks"])
+    if weight is not None and abs(weight - total) > 1e-9:
+        problems.append(PackError(f"weight {weight:g} differs from the sum of the checks' points ({total:g})",
+                                  file=str(file), line=data.lines.get("weight"), key="weight"))
+    description = data.get("description")
+    if description is None:
+        desc_file = task_dir / DESCRIPTION_FILE
+        if not desc_file.is_file():
+            problems.append(PackError(f"no description: add {DESCRIPTION_FILE} or a 'description' key",
+                                      file=str(file)))
+            description = ""
+        else:
+            description = desc_file.read_text()
+    spec = TaskSpec(id=data["id"], title=data["title"], domain=data.get("domain", "General"),
+                    minutes=float(data["minutes"]), dir=task_dir, file=file, data=data,
+                    description=description, files=files)
+    return spec, problems
+
+
+def _trial_render(pack: Pack, inventory) -> list[PackError]:
+    from grader.inventory import killercoda_default
+    from grader.templating import render_task
+
+    inventory = inventory or killercoda_default()
+    problems = []
+    for spec in pack.tasks:
+        try:
+            render_task(spec, seed=0, inventory=inventory, roles=pack.hosts)
+        except PackError as exc:
+            problems.append(exc)
+    return problems
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return os.path.commonpath([path.resolve(), root.resolve()]) == str(root.resolve())
+    except ValueError:
+        return False

@@ -1,0 +1,136 @@
+"""The task-pack model: what the loader produces and the runner consumes.  Pure data.
+
+A `TaskSpec` is a task as written (templates not yet rendered); `render()` in
+grader.templating turns it, for one seed and one inventory, into a `Task` whose
+steps and checks are concrete commands and values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_STEP_TIMEOUT = 60.0
+DEFAULT_CHECK_TIMEOUT = 20.0
+DEFAULT_INTERVAL = 2.0
+DEFAULT_PASS_PERCENT = 66.0
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    title: str
+    version: str
+    dir: Path
+    description: str = ""
+    target: str = "kubernetes"
+    exam_minutes: float | None = None
+    pass_percent: float = DEFAULT_PASS_PERCENT
+    count: int | None = None
+    domains: dict = field(default_factory=dict)
+    hosts: tuple = ("controlplane", "node01")
+    tasks: tuple = ()                   # TaskSpec, in folder order
+    archive: Path | None = None         # set when loaded from a .tar.gz
+
+    def task(self, task_id: str) -> "TaskSpec":
+        from grader.errors import UsageError
+
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        import difflib
+
+        close = difflib.get_close_matches(task_id, [t.id for t in self.tasks], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UsageError(f"pack {self.name}: no task '{task_id}'{hint}")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task as written: raw (template) data plus where it came from."""
+    id: str
+    title: str
+    domain: str
+    minutes: float
+    dir: Path
+    file: Path
+    data: dict                          # the task.yaml mapping (LineDict: knows its lines)
+    description: str                    # template text
+    files: dict = field(default_factory=dict)   # name -> text, for script/copy files
+
+    @property
+    def weight(self) -> float:
+        return float(sum(c.get("points", 1) for c in self.data["checks"]))
+
+    def line(self, *path) -> int | None:
+        from grader.yamlsrc import line_of
+
+        return line_of(self.data, list(path))
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str                           # run | script | copy
+    command: str                        # rendered command (run), script text (script), file text (copy)
+    host: str
+    timeout: float = DEFAULT_STEP_TIMEOUT
+    to: str | None = None               # copy destination
+    mode: str = "0644"
+    label: str = ""                     # e.g. "setup[2]" for messages
+    source: str = ""                    # script/copy: the file name in the task folder
+
+    def display(self) -> str:
+        """How the step reads in a solution listing."""
+        if self.kind == "run":
+            return self.command
+        if self.kind == "copy":
+            return f"# write {self.to} ({self.source}) on {self.host}:\n{self.command}"
+        return f"# {self.source} on {self.host}:\n{self.command}"
+
+
+@dataclass(frozen=True)
+class Check:
+    task_id: str
+    index: int
+    name: str
+    kind: str                           # run | file | kube | script
+    host: str
+    points: float = 1.0
+    timeout: float = DEFAULT_CHECK_TIMEOUT
+    within: float = 0.0
+    interval: float = DEFAULT_INTERVAL
+    passes_before_fix: bool = False
+    sensitive: bool = False
+    target: object = None               # run/script: command text; file: path; kube: dict
+    expect: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.task_id}#{self.index}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task rendered for one seed and one inventory."""
+    spec: TaskSpec
+    seed: int
+    params: dict
+    env: dict                           # environment for scripts
+    description: str
+    hints: tuple
+    explanation: str
+    setup: tuple
+    solution: tuple
+    reset: tuple
+    checks: tuple
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    @property
+    def domain(self) -> str:
+        return self.spec.domain

@@ -1,0 +1,150 @@
+"""Runs steps and checks on the hosts, over one persistent transport per host.
+
+Checks are grouped by host; each host gets one generated script per pass (one round
+trip), and hosts are graded in parallel threads.  A check with `within` that still
+fails is re-run, alone with the others that still fail, until it passes or its time
+is up.  Anything that keeps a check from being judged (host unreachable, connection
+lost, timeout, kubectl without an apiserver) becomes ERROR with a message saying what
+to fix; the results of the other checks are kept.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from grader import batch
+from grader.checks import Outcome, command_for, error, evaluate
+from grader.errors import CommandTimedOut, ConnectionLost, StepFailed, TransportError
+from grader.matchers import excerpt
+from grader.model import Check, Step, Task
+from grader.results import ERROR, PASS, CheckResult
+from grader.transport.base import CommandResult, quote
+
+
+@dataclass
+class _Pending:
+    check: Check
+    command: str
+    deadline: float
+    attempts: int = 0
+    outcome: Outcome | None = None
+    duration: float = 0.0
+
+
+class Runner:
+    def __init__(self, inventory, pool=None, *, progress=None):
+        from grader.transport import Pool
+
+        self.inventory = inventory
+        self.pool = pool or Pool(inventory)
+        self.progress = progress or (lambda message: None)
+
+    def close(self):
+        self.pool.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- steps ---------------------------------------------------------------
+
+    def run_steps(self, task: Task, section: str) -> None:
+        for step in getattr(task, section):
+            self.run_step(task, step)
+
+    def run_step(self, task: Task, step: Step) -> CommandResult:
+        self.progress(f"{task.id}: {step.label} on {step.host}")
+        command, stdin = self._step_command(task, step)
+        try:
+            result = self.pool.get(step.host).run(command, timeout=step.timeout, stdin=stdin)
+        except CommandTimedOut:
+            raise StepFailed(f"task {task.id}: {step.label} on {step.host} timed out after {step.timeout:g}s") from None
+        except TransportError as exc:
+            raise StepFailed(f"task {task.id}: {step.label} could not run: {exc}") from None
+        if result.exit_code != 0:
+            detail = excerpt(result.stderr or result.stdout, 300)
+            raise StepFailed(f"task {task.id}: {step.label} on {step.host} exited {result.exit_code}: {detail}")
+        return result
+
+    @staticmethod
+    def _step_command(task: Task, step: Step):
+        exports = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(task.env.items()))
+        if step.kind == "copy":
+            to = quote(step.to)
+            return (f"mkdir -p -- \"$(dirname -- {to})\" && cat > {to} && chmod {quote(step.mode)} -- {to}",
+                    step.command.encode())
+        return "cd ~ 2>/dev/null || cd /\n" + exports + step.command, None
+
+    # --- checks --------------------------------------------------------------
+
+    def check(self, checks: list[Check], env_of=None) -> dict[str, CheckResult]:
+        """Judge checks; returns check.key -> CheckResult.  `env_of(check)` gives script env."""
+        now = time.monotonic()
+        by_host: dict[str, list[_Pending]] = {}
+        for c in checks:
+            env = env_of(c) if env_of else {}
+            by_host.setdefault(c.host, []).append(_Pending(c, command_for(c, self.inventory, env), now + c.within))
+        if not by_host:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(by_host))) as ex:
+            list(ex.map(self._grade_host, by_host.items()))
+        out = {}
+        for pending in (p for group in by_host.values() for p in group):
+            o, c = pending.outcome, pending.check
+            out[c.key] = CheckResult(name=c.name, status=o.status, points=c.points, host=c.host, kind=c.kind,
+                                     expected=o.expected, actual=o.actual, message=o.message,
+                                     duration=round(pending.duration, 4), attempts=pending.attempts)
+        return out
+
+    def _grade_host(self, item) -> None:
+        host, pendings = item
+        todo = list(pendings)
+        while todo:
+            self._pass(host, todo)
+            now = time.monotonic()
+            retry = [p for p in todo if p.outcome.status != PASS and p.deadline > now]
+            if not retry:
+                return
+            pause = min(p.check.interval for p in retry)
+            time.sleep(max(0.0, min(pause, min(p.deadline for p in retry) - now)))
+            todo = retry
+
+    def _pass(self, host: str, todo: list[_Pending]) -> None:
+        items = [batch.Item(p.check.key, p.command, p.check.timeout) for p in todo]
+        nonce = batch.new_nonce()
+        script = batch.build(items, nonce)
+        lost = None
+        try:
+            transport = self.pool.get(host)
+            raw = transport.run("f=$(mktemp) && cat > \"$f\" && bash \"$f\"; rc=$?; rm -f \"$f\"; exit $rc",
+                                timeout=batch.budget(items), stdin=script.encode())
+            stdout, stderr = raw.stdout, raw.stderr
+        except (ConnectionLost, CommandTimedOut) as exc:
+            partial = exc.partial
+            stdout, stderr = (partial.stdout, partial.stderr) if partial else ("", "")
+            lost = exc
+        except TransportError as exc:
+            for p in todo:
+                p.attempts += 1
+                p.outcome = error(p.check, f"{exc}{'' if exc.hint else ' (check the host and the inventory)'}")
+            return
+        framed = batch.parse(stdout, stderr, nonce, items)
+        for p in todo:
+            p.attempts += 1
+            f = framed.get(p.check.key)
+            if f is None:
+                why = f"{lost}" if lost else f"host {host}: no result came back for this check"
+                p.outcome = error(p.check, f"{why} (the host or its connection failed during grading; "
+                                           "run `grader lab status` or check the host, then grade again)")
+                continue
+            p.duration = f.duration
+            if f.timed_out:
+                p.outcome = error(p.check, f"timed out after {p.check.timeout:g}s on {host} "
+                                           "(the command hung: is the host overloaded or a service down?)")
+                continue
+            result = CommandResult(host=host, command=p.command, exit_code=f.exit_code, stdout=f.stdout,
+                                   stderr=f.stderr, duration=f.duration)
+            p.outcome = evaluate(p.check, result)

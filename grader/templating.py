@@ -1,0 +1,196 @@
+"""Render a TaskSpec into a concrete Task for one seed and one inventory.  Pure: no I/O.
+
+Two Jinja2 environments, both with StrictUndefined:
+- text: descriptions, hints, explanations, check values, copied files;
+- command: `run` commands, where every `{{ expression }}` is shell-quoted on output
+  (like a parameterised SQL query), unless the author writes `{{ value | raw }}`.
+Params are drawn from a random generator seeded by (seed, task id, param name), so the
+same seed always gives the same task.
+"""
+from __future__ import annotations
+
+import random
+import re
+import shlex
+import string
+from functools import lru_cache
+
+from grader.errors import PackError
+from grader.model import (DEFAULT_CHECK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_STEP_TIMEOUT, Check, Step, Task,
+                          TaskSpec)
+
+KINDS = ("run", "file", "kube", "script")
+
+
+class Raw(str):
+    """A value the author asked to insert unquoted into a command."""
+
+
+def _quote_output(value):
+    if isinstance(value, Raw):
+        return str(value)
+    return shlex.quote(str(value))
+
+
+@lru_cache(maxsize=None)
+def _env(command: bool):
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                             finalize=_quote_output if command else None)
+    env.filters["raw"] = Raw
+    env.filters["q"] = lambda v: Raw(shlex.quote(str(v)))
+    return env
+
+
+def draw_params(spec: TaskSpec, seed: int) -> dict:
+    out = {}
+    for name, value in spec.data.get("params", {}).items():
+        rng = random.Random(f"{seed}:{spec.id}:{name}")
+        if isinstance(value, dict) and "choice" in value:
+            out[name] = rng.choice(list(value["choice"]))
+        elif isinstance(value, dict) and "randint" in value:
+            low, high = value["randint"]
+            out[name] = rng.randint(min(low, high), max(low, high))
+        elif isinstance(value, dict) and "token" in value:
+            alphabet = string.ascii_letters + string.digits
+            out[name] = "".join(rng.choice(alphabet) for _ in range(int(value["token"])))
+        else:
+            out[name] = value
+    return out
+
+
+def script_env(params: dict, inventory) -> dict:
+    env = {re.sub(r"[^A-Za-z0-9_]", "_", k).upper(): str(v) for k, v in params.items()}
+    env["GRADER_KUBE_HOST"] = inventory.kube_host
+    for role, spec in inventory.hosts.items():
+        tag = re.sub(r"[^A-Za-z0-9_]", "_", role).upper()
+        env[f"GRADER_HOST_{tag}_IP"] = spec.ip or spec.address or ""
+        env[f"GRADER_HOST_{tag}_NODE"] = spec.node_name
+    return env
+
+
+class _Renderer:
+    def __init__(self, spec: TaskSpec, context: dict):
+        self.spec, self.context = spec, context
+
+    def text(self, template, *path, command=False):
+        if not isinstance(template, str):
+            return template
+        import jinja2
+
+        try:
+            return _env(command).from_string(template).render(self.context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise self._error(f"template syntax error: {exc.message}", path) from None
+        except jinja2.UndefinedError as exc:
+            raise self._error(f"template error: {exc.message}", path) from None
+        except Exception as exc:  # a filter or expression that fails at render time
+            raise self._error(f"template error: {exc}", path) from None
+
+    def deep(self, value, *path):
+        if isinstance(value, str):
+            return self.text(value, *path)
+        if isinstance(value, dict):
+            return {k: self.deep(v, *path, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.deep(v, *path, i) for i, v in enumerate(value)]
+        return value
+
+    def _error(self, message, path):
+        from grader.yamlsrc import key_path
+
+        if path and path[0] == "description" and "description" not in self.spec.data:
+            return PackError(message, file=str(self.spec.dir / "description.md"))
+        return PackError(message, file=str(self.spec.file), line=self.spec.line(*path), key=key_path(path) or None)
+
+
+def render_task(spec: TaskSpec, *, seed: int, inventory, roles=None) -> Task:
+    params = draw_params(spec, seed)
+    context = dict(params)
+    context.update(hosts=inventory.facts(), kube_host=inventory.kube_host, seed=seed, task_id=spec.id)
+    r = _Renderer(spec, context)
+    data = spec.data
+
+    def host(item, *path):
+        role = item.get("host", inventory.kube_host)
+        if role not in inventory.hosts:
+            raise r._error(f"host '{role}' is not in the inventory {inventory.source} "
+                           f"(it has: {', '.join(sorted(inventory.hosts))})", (*path, "host"))
+        return role
+
+    def steps(section):
+        out = []
+        for i, item in enumerate(data.get(section, [])):
+            label, base = f"{section}[{i}]", (section, i)
+            timeout = float(item.get("timeout", DEFAULT_STEP_TIMEOUT))
+            if "run" in item:
+                _no_quoted_expressions(r, item["run"], (*base, "run"))
+                out.append(Step("run", r.text(item["run"], *base, "run", command=True), host(item, *base),
+                                timeout, label=label))
+            elif "script" in item:
+                out.append(Step("script", spec.files[item["script"]], host(item, *base), timeout, label=label,
+                                source=item["script"]))
+            else:
+                body = r.text(spec.files[item["copy"]], *base, "copy")
+                out.append(Step("copy", body, host(item, *base), timeout, to=r.text(item["to"], *base, "to"),
+                                mode=str(item.get("mode", "0644")), label=label, source=item["copy"]))
+        return tuple(out)
+
+    checks = []
+    for i, item in enumerate(data["checks"]):
+        base = ("checks", i)
+        kind = next(k for k in KINDS if k in item)
+        if kind == "run":
+            _no_quoted_expressions(r, item["run"], (*base, "run"))
+            target = r.text(item["run"], *base, "run", command=True)
+        elif kind == "script":
+            target = spec.files[item["script"]]
+        else:
+            target = r.deep(item[kind], *base, kind)
+        role = inventory.kube_host if kind == "kube" else host(item, *base)
+        sensitive = bool(item.get("sensitive", False))
+        if kind == "kube" and str(target.get("resource", "")).lower() in ("secret", "secrets"):
+            sensitive = True
+        checks.append(Check(task_id=spec.id, index=i, name=r.text(item["name"], *base, "name"), kind=kind,
+                            host=role, points=float(item.get("points", 1)),
+                            timeout=float(item.get("timeout", DEFAULT_CHECK_TIMEOUT)),
+                            within=float(item.get("within", 0)), interval=float(item.get("interval", DEFAULT_INTERVAL)),
+                            passes_before_fix=bool(item.get("passes_before_fix", False)), sensitive=sensitive,
+                            target=target, expect=r.deep(dict(item.get("expect", {})), *base, "expect")))
+    return Task(spec=spec, seed=seed, params=params, env=script_env(params, inventory),
+                description=r.text(spec.description, "description"),
+                hints=tuple(r.text(h, "hints", i) for i, h in enumerate(data.get("hints", []))),
+                explanation=r.text(data.get("explanation", ""), "explanation"),
+                setup=steps("setup"), solution=steps("solution"), reset=steps("reset"), checks=tuple(checks))
+
+
+_RAW_EXPR = re.compile(r"\{\{[^}]*\|\s*raw\s*\}\}")
+
+
+def quoted_expressions(template: str) -> bool:
+    """True when a {{ ... }} (not marked raw) stands inside shell quotes."""
+    state = None  # None, "'" or '"'
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if template.startswith("{{", i):
+            end = template.find("}}", i)
+            end = len(template) if end < 0 else end + 2
+            if state and not _RAW_EXPR.fullmatch(template[i:end]):
+                return True
+            i = end
+            continue
+        if c == "\\" and state != "'":
+            i += 2
+            continue
+        if c in "'\"" and state in (None, c):
+            state = None if state else c
+        i += 1
+    return False
+
+
+def _no_quoted_expressions(r: _Renderer, template: str, path) -> None:
+    if quoted_expressions(template):
+        raise r._error("do not put {{ ... }} inside quotes in a command: grader quotes every value itself "
+                       "(write {{ value | raw }} to insert one unquoted)", path)

@@ -1,0 +1,182 @@
+"""Safe YAML that remembers where each key came from, and schema errors that say so.
+
+`load_yaml(path)` returns plain dicts/lists (subclasses that carry `.lines`, a map
+from key to line number) so that any later error can name the file, line and key.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from grader.errors import PackError
+
+SCHEMA_DIR = Path(__file__).parent / "schema"
+
+
+class LineDict(dict):
+    lines: dict
+    line: int | None = None
+
+
+class LineList(list):
+    lines: dict
+    line: int | None = None
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _map(loader, node):
+    loader.flatten_mapping(node)
+    out = LineDict()
+    out.lines, out.line = {}, node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise PackError("a mapping key must be a plain value", line=key_node.start_mark.line + 1) from None
+        if key in out:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _seq(loader, node):
+    out = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    out.lines = {i: child.start_mark.line + 1 for i, child in enumerate(node.value)}
+    out.line = node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _map)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _seq)
+
+
+def load_yaml(path: Path):
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise PackError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackError(f"cannot read: {exc}", file=str(path)) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PackError(f"not valid YAML: {problem}", file=str(path),
+                        line=mark.line + 1 if mark else None) from None
+
+
+def line_of(data, path) -> int | None:
+    """The line of the deepest key along `path` (a sequence of keys/indexes)."""
+    line = getattr(data, "line", None)
+    node = data
+    for part in path:
+        lines = getattr(node, "lines", None)
+        if lines is not None and part in lines:
+            line = lines[part]
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        line = getattr(node, "line", None) or line
+    return line
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+
+
+def key_path(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate(data, schema_name: str, file: Path) -> list[PackError]:
+    """Every schema problem of `data`, each as a PackError naming file, line and key."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema(schema_name))
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        error = _most_specific(error)
+        path = list(error.absolute_path)
+        message = _describe(error)
+        if error.validator == "additionalProperties":
+            extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+            for key in extra:
+                known = sorted(error.schema.get("properties", {}))
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
+                problems.append(PackError(f"unknown key{hint}", file=str(file),
+                                          line=line_of(data, path + [key]), key=key_path(path + [key])))
+            continue
+        problems.append(PackError(message, file=str(file), line=line_of(data, path),
+                                  key=key_path(path) or None))
+    return problems
+
+
+KINDS = ("run", "file", "kube", "script")
+
+
+def _most_specific(error):
+    """For a oneOf over check/step kinds, report the branch the author meant."""
+    if error.validator != "oneOf" or not error.context or not isinstance(error.instance, dict):
+        return error
+    branches = error.validator_value
+    for index, branch in enumerate(branches):
+        required = branch.get("required", [])
+        if required and all(k in error.instance for k in required):
+            inner = [e for e in error.context if e.schema_path and e.schema_path[0] == index
+                     and e.validator not in ("not", "required")]
+            if inner:
+                return _most_specific(max(inner, key=lambda e: len(e.absolute_path)))
+    return error
+
+
+def _describe(error) -> str:
+    inst = error.instance
+    if error.validator == "oneOf" and isinstance(inst, dict):
+        found = [k for k in KINDS if k in inst]
+        steps = [k for k in ("run", "script", "copy") if k in inst]
+        if "name" in inst or "points" in inst or "expect" in inst:
+            if not found:
+                return f"a check needs exactly one kind: {', '.join(KINDS)} (it has none)"
+            if len(found) > 1:
+                return f"a check needs exactly one kind, it has {len(found)}: {', '.join(found)}"
+        if not steps:
+            return "a step needs exactly one of run, script or copy (with to)"
+        if len(steps) > 1:
+            return f"a step needs exactly one of run, script or copy, it has {', '.join(steps)}"
+        if "copy" in inst and "to" not in inst:
+            return "a copy step needs 'to', the destination path"
+        return "'to' and 'mode' go with copy only"
+    if error.validator == "oneOf":
+        return f"{_short(inst)} is not a valid value here"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    if error.validator == "type":
+        return f"expected {error.validator_value}, got {_short(inst)}"
+    if error.validator == "enum":
+        return f"{_short(inst)} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "pattern":
+        return f"{_short(inst)} does not match {error.validator_value}"
+    if error.validator == "not" and isinstance(inst, dict) and "name" in inst and "selector" in inst:
+        return "give either name or selector, not both"
+    return error.message
+
+
+def _short(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
