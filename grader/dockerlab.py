@@ -29,6 +29,7 @@ ENV_DIR = "GRADER_DOCKER_LAB_DIR"
 DEFAULT_DIR = "/var/lib/grader/docker-lab"
 RUN_DIR = "/run/grader-lab"
 LOCK_FILE = "/run/lock/grader-docker-lab.lock"
+LEASE_FILE = "/run/lock/grader-docker-lab.users"
 IMAGE = "grader-node:lab"
 NODES = {"controlplane": "grader-control-plane", "node01": "grader-worker"}
 LABEL = "grader-lab=1"
@@ -99,8 +100,11 @@ class DockerLab:
                 raise
             return True
 
-    def down(self) -> bool:
+    def down(self, *, force: bool = False) -> bool:
+        """Remove containers, image, dockerd and folders; refuses while a test session uses it, unless `force`."""
         labnet.require_root()
+        if not force:
+            labnet.refuse_if_in_use(LEASE_FILE, "docker lab")
         with labnet.lock(LOCK_FILE, "docker lab"):
             return self._teardown()
 

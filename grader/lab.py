@@ -35,7 +35,8 @@ KUBE_HOST = "controlplane"
 PRIVATE_DIRS = ("/etc/kubernetes", "/var/lib/kubelet", "/etc/netns", "/root", "/tmp", "/run")
 ENV_DIR = "GRADER_LAB_DIR"
 DEFAULT_DIR = "/var/lib/grader/lab"
-LOCK_FILE = "/run/lock/grader-lab.lock"
+LOCK_FILE = "/run/lock/grader-lab.lock"     # held while up/down run
+LEASE_FILE = "/run/lock/grader-lab.users"   # held (shared) by sessions using the lab
 MARKER = ".grader-lab"
 SSHD_CONFIG = """\
 # grader lab: sshd of host {host}
@@ -81,6 +82,12 @@ class Lab:
     def default(cls) -> "Lab":
         return cls(default_dir())
 
+    @classmethod
+    def current(cls) -> "Lab":
+        """The lab that is up on this machine, whatever folder it uses; else the default one."""
+        alias = labnet.bridge_alias() if labnet.which("ip") else None
+        return cls(Path(alias)) if alias else cls.default()
+
     @property
     def inventory_path(self) -> Path:
         return self.dir / "inventory.yaml"
@@ -121,10 +128,15 @@ class Lab:
                 raise
             return True
 
-    def down(self) -> bool:
-        """Remove everything `up` created; True if there was something to remove."""
+    def down(self, *, force: bool = False) -> bool:
+        """Remove everything `up` created; True if there was something to remove.
+
+        Refuses while a test session holds the lab's lease, unless `force`.
+        """
         labnet.require_root()
         labnet.require_tools({"ip": "iproute2", "mount": "mount"})
+        if not force:
+            labnet.refuse_if_in_use(LEASE_FILE, "lab")
         with labnet.lock(LOCK_FILE, "grader lab"):
             return self._teardown()
 

@@ -279,3 +279,52 @@ def lock(path: str, what: str, timeout: float = 180.0):
         yield
     finally:
         os.close(fd)
+
+
+class Lease:
+    """A shared flock meaning "a session is using this lab" (test sessions hold one).
+
+    `down` without force refuses while anyone holds it; a lifecycle test upgrades its
+    own to exclusive to know it is alone.
+    """
+
+    def __init__(self, path: str):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_SH)
+
+    def try_exclusive(self) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            fcntl.flock(self.fd, fcntl.LOCK_SH)  # Linux drops the old lock when an upgrade fails
+            return False
+
+    def shared(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def in_use(path: str) -> bool:
+    """True while some process holds a Lease on `path`."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def refuse_if_in_use(path: str, what: str) -> None:
+    if in_use(path):
+        raise LabError(f"the {what} is in use by a running test session (it holds {path}); "
+                       "wait for it to finish, or use --force")

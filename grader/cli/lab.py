@@ -28,6 +28,9 @@ def register(subparsers) -> None:
         p.add_argument("--docker", action="store_true", help="the docker variant (kind-like containers)")
         p.add_argument("--dir", metavar="DIR", help="the lab's state folder (default: $GRADER_LAB_DIR or "
                        "/var/lib/grader/lab; with --docker $GRADER_DOCKER_LAB_DIR or /var/lib/grader/docker-lab)")
+        if name == "down":
+            p.add_argument("--force", action="store_true",
+                           help="remove it even while a test session is using it")
         p.set_defaults(func=func)
     parser.set_defaults(func=lambda args: _usage(parser))
 
@@ -65,7 +68,7 @@ def _up(args) -> int:
 
 def _down(args) -> int:
     lab = _lab(args)
-    removed = lab.down()
+    removed = lab.down(force=args.force)
     what = "docker lab" if args.docker else "lab"
     print(f"{what} down" if removed else f"{what} was not up: nothing to remove")
     return 0

@@ -1,0 +1,189 @@
+"""Shared fixtures: the local lab (`lab`) and its docker variant (`docker_lab`).
+
+Each is brought up once per test session and shared.  The lab is one thing per
+machine (fixed names and addresses), and several test sessions may run at once
+(other developers in the same tree), so:
+
+* a session that finds a lab already up reuses it and leaves it up;
+* every session using a lab holds a shared lease (grader.labnet.Lease, a flock on
+  /run/lock/grader-lab.users or grader-docker-lab.users) while it runs, and
+  `grader lab down` refuses while one is held (unless --force);
+* a session tears down only a lab it created itself, and only if it can take the
+  lease exclusively (no other session is using the lab); otherwise it leaves it up;
+* tests that bring a lab down (marked `lab_lifecycle`) run after all other tests of
+  the session, need the exclusive lease, and bring the lab back up when done.
+
+If the machine cannot build a lab (not root, tools missing), the fixture fails in CI
+(CI=true) and skips elsewhere.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str):
+    """Fail in CI, skip elsewhere."""
+    if in_ci():
+        pytest.fail(f"CI must be able to run this: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab_lifecycle: brings a lab down and up again; runs after all other tests")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # stable: everything else first, in its order; then the lifecycle tests, in theirs
+    items.sort(key=lambda item: item.get_closest_marker("lab_lifecycle") is not None)
+
+
+def _cannot_build(tools: dict) -> str | None:
+    if os.geteuid() != 0:
+        return "the lab needs root"
+    from grader import labnet
+    from grader.errors import LabError
+    try:
+        labnet.require_tools(tools)
+    except LabError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass
+class LabHandle:
+    """What the `lab` fixture gives a test."""
+
+    lab: object                  # grader.lab.Lab
+    created: bool                # this session built it (and will remove it)
+    up_seconds: float            # how long `up` took in this session
+    lease: object = field(repr=False)  # grader.labnet.Lease
+
+    @property
+    def dir(self) -> Path:
+        return self.lab.dir
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.lab.inventory_path
+
+    @property
+    def inventory(self):
+        return self.lab.inventory()
+
+    def ssh(self, host: str, command: str, *, timeout: float = 30, input: bytes | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+        """Run `command` on a lab host with the OpenSSH client (text output)."""
+        from grader.lab import HOSTS, ssh_command
+        proc = subprocess.run(ssh_command(self.lab, HOSTS[host], command), input=input, capture_output=True,
+                              timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+        proc.stdout, proc.stderr = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{host}: {command!r} exited {proc.returncode}: {proc.stderr.strip()}")
+        return proc
+
+
+@dataclass
+class DockerLabHandle:
+    lab: object                  # grader.dockerlab.DockerLab
+    created: bool
+    up_seconds: float
+    lease: object = field(repr=False)  # grader.labnet.Lease
+
+    @property
+    def dir(self) -> Path:
+        return self.lab.dir
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.lab.inventory_path
+
+    @property
+    def inventory(self):
+        return self.lab.inventory()
+
+    @property
+    def docker_host(self) -> str:
+        return self.lab.docker_host
+
+    def docker(self, *args, timeout: float = 60, input: bytes | None = None) -> subprocess.CompletedProcess:
+        proc = self.lab.docker(*args, timeout=timeout, check=False, input=input)
+        proc.stdout, proc.stderr = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        return proc
+
+
+def _session_lab(request, make, lease_path: str, tools: dict, handle_cls):
+    reason = _cannot_build(tools)
+    if reason:
+        unavailable(reason)
+    from grader.errors import LabError
+    from grader.labnet import Lease
+    lease = Lease(lease_path)
+    lab = make()
+    start = time.monotonic()
+    try:
+        created = lab.up()
+    except LabError as exc:
+        lease.close()
+        unavailable(f"cannot bring the lab up: {exc}")
+    handle = handle_cls(lab=lab, created=created, up_seconds=time.monotonic() - start, lease=lease)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        verb = "brought up" if created else "reused (already up)"
+        reporter.write_line(f"\n{type(lab).__name__} {verb} in {handle.up_seconds:.2f}s: {lab.inventory_path}")
+    yield handle
+    try:
+        if handle.created and lease.try_exclusive():
+            lab.down(force=True)  # we hold the lease ourselves, alone
+    finally:
+        lease.close()
+
+
+@pytest.fixture(scope="session")
+def lab(request):
+    """The local two-host lab (controlplane, node01), up for the whole session."""
+    from grader import labnet
+    from grader.lab import LEASE_FILE, Lab
+    yield from _session_lab(request, Lab.current, LEASE_FILE, labnet.TOOLS, LabHandle)
+
+
+@pytest.fixture(scope="session")
+def docker_lab(request):
+    """The docker lab (grader-control-plane, grader-worker), up for the whole session."""
+    from grader.dockerlab import LEASE_FILE, TOOLS, DockerLab
+    yield from _session_lab(request, DockerLab.default, LEASE_FILE, TOOLS, DockerLabHandle)
+
+
+@pytest.fixture
+def lab_alone(lab):
+    """The lab, owned alone for a lifecycle test; brought back up afterwards."""
+    yield from _exclusive(lab)
+
+
+@pytest.fixture
+def docker_lab_alone(docker_lab):
+    """The docker lab, owned alone for a lifecycle test; brought back up afterwards."""
+    yield from _exclusive(docker_lab)
+
+
+def _exclusive(handle):
+    """Own the lab alone (no other session using it), then restore it."""
+    if not handle.lease.try_exclusive():
+        unavailable("another test session is using the lab; not bringing it down under it")
+    try:
+        yield handle
+    finally:
+        try:
+            handle.lab.up()  # leave it as the session had it
+        finally:
+            handle.lease.shared()
