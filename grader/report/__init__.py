@@ -1,0 +1,81 @@
+"""Reports from results: terminal summary, HTML, JUnit XML.
+
+    from grader.report import write_reports
+    write_reports(run, html="report.html", junit="junit.xml", json_path="results.json")
+
+Renderers live in submodules (html, junit, terminal, markdown) and import Jinja2 and
+friends only when used.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.errors import ResultsFileError, UsageError
+
+_PACKAGE = Path(__file__).resolve().parent.parent          # .../grader
+
+
+def templates_dir() -> Path:
+    """Where the Jinja2 templates are: `<package>/_data/templates` in a wheel install,
+    else `<repo>/templates` in a checkout."""
+    for candidate in (_PACKAGE / "_data" / "templates", _PACKAGE.parent / "templates"):
+        if (candidate / "report.html.j2").is_file():
+            return candidate
+    raise FileNotFoundError(f"grader templates not found (looked in {_PACKAGE / '_data' / 'templates'} "
+                            f"and {_PACKAGE.parent / 'templates'}); the installation is incomplete")
+
+
+def schema_path() -> Path:
+    """The JSON Schema of the results file (docs/results-format.md)."""
+    return _PACKAGE / "schema" / "results.schema.json"
+
+
+def load_results(path: str | Path):
+    """Read a results file, check it against the JSON Schema, return a RunResult.
+    Anything else -> ResultsFileError (one line)."""
+    from grader import results
+
+    run = results.load(Path(path))        # not JSON / not a results file / lacks fields
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    problem = validation_error(data)
+    if problem:
+        raise ResultsFileError(f"{path}: malformed results: {problem}")
+    return run
+
+
+def validation_error(data) -> str | None:
+    """The first schema violation in `data`, as one line, or None."""
+    import jsonschema
+
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is None:
+        return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
+    return f"{where or 'top level'}: {message}"
+
+
+def write_reports(run, *, html=None, junit=None, json_path=None) -> list[Path]:
+    """Write whichever of the HTML report, JUnit XML and results JSON are asked for.
+    Returns the paths written.  A path that cannot be written -> UsageError."""
+    written: list[Path] = []
+    jobs = []
+    if json_path:
+        jobs.append((Path(json_path), lambda: run.to_json() + "\n"))
+    if html:
+        from grader.report.html import render_html
+        jobs.append((Path(html), lambda: render_html(run)))
+    if junit:
+        from grader.report.junit import render_junit
+        jobs.append((Path(junit), lambda: render_junit(run)))
+    for path, render in jobs:
+        text = render()
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        written.append(path)
+    return written
