@@ -190,7 +190,7 @@ class DockerLab:
             names = [n for n in NODES.values()]
             self.docker("rm", "-f", *sorted(set(ids) | set(names)), check=False, timeout=60)
             self.docker("rmi", "-f", IMAGE, check=False, timeout=60)
-        pid = _read_pid(self.pidfile)
+        pid = _read_pid(self.pidfile)  # only if that process is still our dockerd
         if pid:
             did = True
             _stop(pid, timeout=20)
@@ -266,11 +266,13 @@ def _usr_merged(path: str) -> str:
 
 
 def _read_pid(path: Path) -> int | None:
+    """The pid in `path` if that process is still the dockerd that wrote it (pids are reused)."""
     try:
         pid = int(path.read_text().strip())
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    return pid if Path(f"/proc/{pid}").exists() else None
+    return pid if str(path).encode() in cmd else None
 
 
 def _stop(pid: int, timeout: float) -> None:
