@@ -1,0 +1,132 @@
+"""How grader reaches hosts: `connect()` opens one transport for one host, `Pool`
+keeps one per role for a whole run.
+
+    with Pool(inventory) as pool:
+        result = pool.get("node01").run("systemctl is-active kubelet", timeout=10)
+
+Transports (all implement `grader.transport.base.Transport`):
+  local   this machine, through a subprocess            (grader.transport.local)
+  ssh     paramiko, one persistent connection per host  (grader.transport.ssh)
+  docker  `docker exec` into a container                (grader.transport.docker)
+
+paramiko is imported only when an ssh host is connected, so importing this package
+stays cheap.  Errors are the TransportError family of `grader.errors`.
+"""
+from __future__ import annotations
+
+import threading
+
+from grader.errors import InventoryError
+from grader.inventory import HostSpec, Inventory
+from grader.transport.base import CommandResult, Transport, quote
+
+__all__ = ["CommandResult", "Pool", "Transport", "connect", "quote"]
+
+
+def connect(spec: HostSpec, inventory: Inventory, *, jump: Transport | None = None) -> Transport:
+    """Open a transport to the host `spec` describes.
+
+    ssh connects now (raising ConnectError, HostKeyError or AuthError at once);
+    docker checks now that the daemon answers and the container runs; local never
+    fails here.  For an ssh host with `spec.jump`, `jump` is the already-open
+    transport of that jump host to reuse; without it, one is opened here and
+    closed together with the returned transport.
+    """
+    _jump_chain(inventory, spec)
+    if spec.transport == "local":
+        from grader.transport.local import LocalTransport
+
+        return LocalTransport(spec.role)
+    if spec.transport == "docker":
+        from grader.transport.docker import DockerTransport
+
+        return DockerTransport(spec).open()
+    if spec.transport == "ssh":
+        from grader.transport.ssh import SSHTransport
+
+        via, owns = None, False
+        if spec.jump:
+            via = jump
+            if via is None:
+                via, owns = connect(inventory.host(spec.jump), inventory), True
+            elif not isinstance(via, SSHTransport):
+                raise InventoryError(f"{inventory.source}: hosts.{spec.role}.jump: '{spec.jump}' is not an ssh host")
+        transport = SSHTransport(spec, jump=via, owns_jump=owns)
+        try:
+            return transport.open()
+        except BaseException:
+            if owns:
+                via.close()
+            raise
+    raise InventoryError(f"{inventory.source}: hosts.{spec.role}.transport: unknown transport '{spec.transport}'")
+
+
+def _jump_chain(inventory: Inventory, spec: HostSpec) -> None:
+    """Refuse jump loops and jumps through hosts that are not ssh hosts."""
+    seen = [spec.role]
+    while spec.jump:
+        where = f"{inventory.source}: hosts.{spec.role}.jump"
+        if spec.transport != "ssh":
+            raise InventoryError(f"{where}: only ssh hosts can use a jump host")
+        nxt = inventory.host(spec.jump, where=where)
+        if nxt.transport != "ssh":
+            raise InventoryError(f"{where}: '{nxt.role}' is a {nxt.transport} host; a jump host must be an ssh host")
+        if nxt.role in seen:
+            raise InventoryError(f"{where}: jump hosts form a loop: {' -> '.join(seen + [nxt.role])}")
+        seen.append(nxt.role)
+        spec = nxt
+
+
+class Pool:
+    """One transport per host role, opened on first use and shared by all threads.
+
+    `get()` is thread-safe: concurrent calls for the same role wait for one
+    connection; different roles connect in parallel.  A jump host is opened
+    through the pool too, so its connection is shared.  A failed connect is not
+    cached: the next `get()` tries again.  `close()` closes every transport
+    (dependents before their jump hosts); call it once the work is done.
+    """
+
+    def __init__(self, inventory: Inventory):
+        self.inventory = inventory
+        self._lock = threading.Lock()
+        self._role_locks: dict[str, threading.Lock] = {}
+        self._open: dict[str, Transport] = {}  # in opening order
+
+    def get(self, role: str) -> Transport:
+        spec = self.inventory.host(role)
+        with self._lock:
+            if role in self._open:
+                return self._open[role]
+            role_lock = self._role_locks.setdefault(role, threading.Lock())
+        with role_lock:
+            with self._lock:
+                if role in self._open:
+                    return self._open[role]
+            _jump_chain(self.inventory, spec)  # before recursing: a loop would deadlock
+            jump = self.get(spec.jump) if spec.transport == "ssh" and spec.jump else None
+            transport = connect(spec, self.inventory, jump=jump)
+            with self._lock:
+                self._open[role] = transport
+            return transport
+
+    def opened(self) -> list[str]:
+        """Roles with an open transport, in opening order."""
+        with self._lock:
+            return list(self._open)
+
+    def close(self) -> None:
+        with self._lock:
+            transports = list(self._open.values())
+            self._open.clear()
+        for transport in reversed(transports):
+            try:
+                transport.close()
+            except Exception:  # closing must not hide the error that got us here
+                pass
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,199 @@
+"""Run commands on this machine through a subprocess, plus the plumbing the
+docker transport shares.
+
+`run_process()` feeds stdin and reads stdout and stderr concurrently from one
+selector loop, so any amount of output on both streams at once never deadlocks.
+Each command starts in its own session (process group); on timeout the whole
+group is killed, so `sleep 100 & sleep 200` leaves nothing behind.
+
+`remote_command()` builds the string the ssh and docker transports hand to the
+far side's shell: the command under `bash -c`, wrapped in coreutils `timeout -s
+KILL` so the far side kills the command's process group itself at the deadline
+(closing an SSH channel or killing a `docker exec` client does not stop the
+remote process), in a bash that always reports an exit status.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+
+from grader.errors import CommandTimedOut, ConnectError
+from grader.transport.base import CommandResult, Transport, quote
+
+CHUNK = 65536
+# After the command itself has exited, keep reading until EOF, or until no output
+# arrived for this long (a background child may hold stdout open forever).
+DRAIN_IDLE = 1.0
+# How long to wait for output pipes to close after killing a timed-out command.
+KILL_DRAIN = 1.0
+
+
+def remote_command(command: str, timeout: float) -> str:
+    """The shell text that runs `command` with `bash -c` semantics and a far-side kill.
+
+    Whatever the far login shell is, bash runs the command under
+    `timeout -s KILL` with the shell's own stderr silenced (no "Killed" job notice;
+    the command's stderr goes through untouched) and ends with `exit $?`, so an
+    exit status is always sent, 128+N for a command killed by signal N.  Where
+    coreutils `timeout` is missing it falls back to a plain `bash -c`; the caller's
+    own deadline still applies then, but the far process may outlive it.
+    """
+    secs = f"{max(float(timeout), 0.001):.3f}"
+    inner = (f"c={quote(command)}; if command -v timeout >/dev/null 2>&1; "
+             f"then {{ timeout -s KILL {secs} bash -c \"$c\" 2>&3 3>&-; }} 3>&2 2>/dev/null; "
+             f"else bash -c \"$c\"; fi; exit $?")
+    # a login shell that is bash evals it (one bash start less: sshd-started bash
+    # reads ~/.bashrc); any other shell hands it to bash
+    return f"w={quote(inner)}; if [ -n \"${{BASH_VERSION-}}\" ]; then eval \"$w\"; else exec bash -c \"$w\"; fi"
+
+
+def exit_code(returncode: int) -> int:
+    """Map Popen's -N for "killed by signal N" to the shell's 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run_process(argv: list[str], *, host: str, command: str, timeout: float,
+                stdin: bytes | None = None, grace: float = 0.0,
+                on_started=None) -> CommandResult:
+    """Run `argv`, feed `stdin` then EOF, collect both streams, enforce `timeout`.
+
+    At the deadline the process is given `grace` seconds to end by itself (the
+    docker transport's far-side `timeout` needs a moment to act), then its process
+    group is killed with SIGKILL and CommandTimedOut is raised with the partial
+    output (exit_code -1).  `command` is what results and errors report.
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        raise ConnectError(host, f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    if on_started:
+        on_started(proc)
+    out, err = bytearray(), bytearray()
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, out)
+    sel.register(proc.stderr, selectors.EVENT_READ, err)
+    pending = memoryview(stdin or b"")
+    if proc.stdin is not None:
+        if pending:
+            os.set_blocking(proc.stdin.fileno(), False)
+            sel.register(proc.stdin, selectors.EVENT_WRITE, None)
+        else:
+            proc.stdin.close()
+    exited_at = None        # when the process itself was seen to exit
+    last_data = start
+    timed_out = False
+    try:
+        while _reading(sel):
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - max(last_data, exited_at) >= DRAIN_IDLE:
+                break       # exited; a background child holds the pipes open
+            if now >= deadline:
+                if exited_at is not None:
+                    _drain(sel, now + 0.05)
+                    break   # the command finished; only leftovers are pending
+                if grace > 0 and now < deadline + grace:
+                    pass    # let the far side's own kill take effect first
+                else:
+                    timed_out = True
+                    break
+            for sk, _ in sel.select(timeout=0.1):
+                if sk.data is None:  # stdin is writable
+                    try:
+                        n = os.write(sk.fd, pending[:CHUNK])
+                        pending = pending[n:]
+                    except BlockingIOError:
+                        continue
+                    except (BrokenPipeError, OSError):
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(sk.fileobj)
+                        sk.fileobj.close()
+                    continue
+                data = os.read(sk.fd, CHUNK)
+                if data:
+                    sk.data.extend(data)
+                    last_data = time.monotonic()
+                else:
+                    sel.unregister(sk.fileobj)
+        if timed_out:
+            _kill_group(proc)
+            _drain(sel, time.monotonic() + KILL_DRAIN)
+        returncode = None
+        if not timed_out:
+            try:
+                returncode = proc.wait(timeout=max(deadline + grace - time.monotonic(), 0.05))
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                timed_out = True
+    finally:
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+    duration = time.monotonic() - start
+    if timed_out:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - unkillable process
+            pass
+        partial = CommandResult(host, command, -1, _text(out), _text(err), duration)
+        raise CommandTimedOut(host, command, timeout, partial=partial)
+    return CommandResult(host, command, exit_code(returncode), _text(out), _text(err), duration)
+
+
+def _reading(sel) -> bool:
+    """True while stdout or stderr is still open (stdin alone does not count)."""
+    return any(key.data is not None for key in sel.get_map().values())
+
+
+def _drain(sel, until: float) -> None:
+    """Read what is left in the pipes after a kill, for at most `until`."""
+    while _reading(sel) and time.monotonic() < until:
+        for sk, _ in sel.select(timeout=0.1):
+            if sk.data is None:
+                sel.unregister(sk.fileobj)
+                sk.fileobj.close()
+                continue
+            data = os.read(sk.fd, CHUNK)
+            if data:
+                sk.data.extend(data)
+            else:
+                sel.unregister(sk.fileobj)
+
+
+def _kill_group(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _text(data) -> str:
+    return bytes(data).decode("utf-8", errors="replace")
+
+
+class LocalTransport(Transport):
+    """Runs commands on this machine as the current user (`HostSpec.user` is not used).
+
+    Thread-safe: every call is an independent subprocess.
+    """
+
+    def __init__(self, host: str = "localhost"):
+        super().__init__(host)
+
+    def run(self, command: str, *, timeout: float, stdin: bytes | None = None) -> CommandResult:
+        return run_process(["bash", "-c", command], host=self.host, command=command,
+                           timeout=timeout, stdin=stdin)
+
+    def __repr__(self) -> str:
+        return f"LocalTransport({self.host!r})"
