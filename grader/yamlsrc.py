@@ -68,6 +68,8 @@ def load_yaml(path: Path):
         raise PackError(f"cannot read: {exc}", file=str(path)) from None
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except PackError as exc:  # raised by _map, which does not know the file
+        raise PackError(exc.message, file=str(path), line=exc.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
