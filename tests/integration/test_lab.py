@@ -239,7 +239,9 @@ def lab_leftovers(lab_dir: Path) -> list[str]:
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(lab_dir) in cmd or "sleep 98765" in cmd:
+        # the hosts' own processes name their folders (sshd -f <dir>/<host>/sshd_config);
+        # clients that merely read the inventory are not the lab's
+        if any(f"{lab_dir}/{host}/" in cmd for host in ADDRESSES) or "sleep 98765" in cmd:
             found.append(f"process {entry}: {cmd}")
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [f"mount {line.split()[4]}" for line in mounts.splitlines() if str(lab_dir) in line.split()[4]]
