@@ -137,13 +137,15 @@ def _most_specific(error):
     if error.validator != "oneOf" or not error.context or not isinstance(error.instance, dict):
         return error
     branches = error.validator_value
-    for index, branch in enumerate(branches):
-        required = branch.get("required", [])
-        if required and all(k in error.instance for k in required):
-            inner = [e for e in error.context if e.schema_path and e.schema_path[0] == index
-                     and e.validator not in ("not", "required")]
-            if inner:
-                return _most_specific(max(inner, key=lambda e: len(e.absolute_path)))
+    meant = [index for index, branch in enumerate(branches)
+             if branch.get("required") and all(k in error.instance for k in branch["required"])]
+    if len(meant) != 1:  # none or several kinds: that is the error, not a detail of one branch
+        return error
+    index = meant[0]
+    inner = [e for e in error.context if e.schema_path and e.schema_path[0] == index
+             and e.validator not in ("not", "required")]
+    if inner:
+        return _most_specific(max(inner, key=lambda e: len(e.absolute_path)))
     return error
 
 
