@@ -1,0 +1,321 @@
+"""Drills: choose tasks, set them up, keep the clock, grade once at the end.
+
+    start  -> the session is written (phase setting-up, start time fixed), then each
+              task is reset and set up, its status saved after each; phase running
+    check  -> training only: grade some tasks now, record when each first passes
+    grade  -> phase grading (the hand-in time is fixed the first time), grade every
+              task, write results.json/report.html/junit.xml, add to the history,
+              phase graded.  Killed half-way, it simply runs again.
+    abort  -> reset the tasks and forget the session
+
+The session model and its files are in grader.session; this module adds the pack, the
+inventory and the hosts.  The CLI (grader/cli/drill.py) only parses and prints.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.errors import DrillError, GraderError
+from grader.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, PENDING, RUNNING, SETTING, SETTING_UP, Session,
+                            Store, choose, iso, new_seed, new_session, utcnow)
+
+NOT_SET_UP = ("its setup did not finish (the drill was interrupted while setting it up), so it was not graded; "
+              "`grader drill abort` resets the drill")
+
+
+def _say(say):
+    return say or (lambda message: None)
+
+
+# --- opening what a session refers to -------------------------------------------
+
+
+def resolve_inventory(flag: str | None, *, trust_on_first_use: bool = False):
+    """(inventory, absolute path of its file or None for the built-in layout)."""
+    from grader.inventory import resolve
+
+    inventory = resolve(flag)
+    if trust_on_first_use:
+        inventory = inventory.with_trust_on_first_use()
+    path = Path(inventory.source)
+    return inventory, (str(path.resolve()) if path.is_file() else None)
+
+
+def open_session(session: Session, *, inventory_flag: str | None = None, trust_on_first_use: bool = False,
+                 warn=None):
+    """(pack, inventory, {task id: Task}) for a session, rendered with its seed."""
+    from grader.lifecycle import render
+    from grader.loader import load_pack
+
+    inventory, _ = resolve_inventory(inventory_flag or session.inventory,
+                                     trust_on_first_use=trust_on_first_use or session.trust_on_first_use)
+    pack = load_pack(session.pack, inventory=inventory)
+    if pack.version != session.pack_version and warn:
+        warn(f"pack {pack.name} is now version {pack.version}; the drill started with {session.pack_version}")
+    missing = [t for t in session.tasks if t not in {s.id for s in pack.tasks}]
+    if missing:
+        raise DrillError(f"pack {session.pack} no longer has task(s) {', '.join(missing)} of this drill; "
+                         "`grader drill abort` forgets it")
+    tasks = render(pack, [pack.task(t) for t in session.tasks], seed=session.seed, inventory=inventory)
+    return pack, inventory, {t.id: t for t in tasks}
+
+
+def _pack_ref(ref: str) -> str:
+    path = Path(ref)
+    return str(path.resolve()) if path.exists() else ref
+
+
+# --- start ----------------------------------------------------------------------
+
+
+def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=None, mode="exam",
+          inventory_flag=None, trust_on_first_use=False, say=None, on_saved=None) -> tuple:
+    """Choose, record, set up.  Returns (session, pack, [Task]).  A setup that fails
+    resets what was set up and forgets the session before raising."""
+    from grader.lifecycle import render
+    from grader.loader import load_pack
+    from grader.runner import Runner
+
+    say = _say(say)
+    if mode not in ("exam", "training"):
+        raise DrillError(f"--mode {mode}: give exam or training")
+    busy = store.load()
+    if busy and busy.phase in ACTIVE:
+        raise busy_error(busy)
+    inventory, inventory_path = resolve_inventory(inventory_flag, trust_on_first_use=trust_on_first_use)
+    pack = load_pack(ref, inventory=inventory)
+    seed = new_seed() if seed is None else seed
+    specs = choose(list(pack.tasks), seed=seed, ids=ids, count=count if ids or count else pack.count)
+    if minutes is None:
+        minutes = (pack.exam_minutes or sum(s.minutes for s in specs)) if mode == "exam" else None
+    elif minutes < 0:
+        raise DrillError(f"--minutes {minutes:g}: give a positive number (0: untimed)")
+    tasks = render(pack, specs, seed=seed, inventory=inventory)
+    session = new_session(pack, _pack_ref(ref), specs, seed=seed, mode=mode, minutes=minutes or None,
+                          inventory=inventory_path, trust_on_first_use=trust_on_first_use)
+    with store.locked():
+        busy = store.load()
+        if busy and busy.phase in ACTIVE:
+            raise busy_error(busy)
+        store.save(session)                     # before any setup: the start time is fixed now
+    if on_saved:
+        on_saved(session)
+    try:
+        with Runner(inventory) as runner:
+            for n, task in enumerate(tasks, 1):
+                say(f"[{n}/{len(tasks)}] {task.id}: setting up")
+                store.update(lambda s, t=task.id: s.setup.__setitem__(t, SETTING))
+                runner.run_steps(task, "reset")
+                runner.run_steps(task, "setup")
+                store.update(lambda s, t=task.id: s.setup.__setitem__(t, DONE))
+    except (GraderError, KeyboardInterrupt) as exc:
+        say("setup did not complete: resetting the tasks")
+        _reset_quietly(inventory, tasks, store)
+        store.clear()
+        if isinstance(exc, GraderError):
+            exc.message = f"drill not started: {exc.message} (the tasks were reset; no drill is running)"
+        raise
+    session = store.update(lambda s: setattr(s, "phase", RUNNING))
+    return session, pack, tasks
+
+
+def busy_error(session: Session) -> DrillError:
+    what = "being graded" if session.phase == GRADING else (
+        "being set up" if session.phase == SETTING_UP else "running")
+    return DrillError(f"a drill of {session.pack_name} is {what} (started {session.started}): "
+                      "hand it in with `grader drill grade` or drop it with `grader drill abort` first")
+
+
+def _reset_quietly(inventory, tasks, store: Store | None = None) -> list[str]:
+    from grader.runner import Runner
+
+    problems = []
+    try:
+        with Runner(inventory) as runner:
+            for task in tasks:
+                try:
+                    runner.run_steps(task, "reset")
+                except GraderError as exc:
+                    problems.append(str(exc))
+    except GraderError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+# --- during the drill -------------------------------------------------------------
+
+
+def active(store: Store) -> Session:
+    session = store.current()
+    if session.phase == GRADED:
+        raise DrillError(f"the drill of {session.pack_name} is already graded (results: {session.results}); "
+                         "start a new one with `grader drill start PACK`")
+    return session
+
+
+def hint(store: Store, ref: str, *, inventory_flag=None) -> tuple[int, int, str]:
+    """(number, total, text) of the next hint of a task; training drills only."""
+    session = active(store)
+    if session.mode == "exam":
+        raise DrillError(f"no hints in an exam drill: {EXAM_RULES}. Hints are for training drills "
+                         "(`grader drill start PACK --mode training`)")
+    task_id = session.task_id(ref)
+    _, _, tasks = open_session(session, inventory_flag=inventory_flag)
+    hints = tasks[task_id].hints
+    if not hints:
+        raise DrillError(f"task {task_id} has no hints")
+    shown = session.hints.get(task_id, 0)
+    number = min(shown + 1, len(hints))
+    store.update(lambda s: s.hints.__setitem__(task_id, number))
+    return number, len(hints), hints[number - 1]
+
+
+def flag(store: Store, ref: str, *, on: bool = True) -> Session:
+    session = active(store)
+    task_id = session.task_id(ref)
+
+    def change(s: Session):
+        s.flags = [t for t in s.flags if t != task_id] + ([task_id] if on else [])
+        s.flags.sort(key=s.tasks.index)
+    return store.update(change)
+
+
+def check(store: Store, refs=(), *, inventory_flag=None):
+    """Training drills: grade some (default all) tasks now; returns a RunResult (mode check)."""
+    from grader.lifecycle import check_tasks
+    from grader.runner import Runner
+
+    session = active(store)
+    if session.mode == "exam":
+        raise DrillError(f"no checks during an exam drill: {EXAM_RULES}. Hand it in with `grader drill grade`")
+    if session.phase != RUNNING:
+        raise DrillError(f"the drill is {session.phase}; checks are for a running drill")
+    ids = [session.task_id(r) for r in refs] or list(session.tasks)
+    pack, inventory, tasks = open_session(session, inventory_flag=inventory_flag)
+    with Runner(inventory) as runner:
+        run = check_tasks(runner, pack, [tasks[i] for i in ids], mode="check", seed=session.seed)
+    now = utcnow()
+
+    def record(s: Session):
+        for t in run.tasks:
+            if not any(c.status == "ERROR" for c in t.checks):
+                s.record_check(t.id, t.status == "PASS", now)
+    session = store.update(record)
+    for t in run.tasks:
+        t.time_spent = session.time_spent(t.id)
+        t.flagged = t.id in session.flags
+    return run
+
+
+# --- the end ----------------------------------------------------------------------
+
+
+def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
+    """Grade every task of the drill; returns (run, results folder).  Safe to repeat
+    after a crash: the hand-in time and the results folder stay those of the first try."""
+    from grader.lifecycle import check_tasks, task_result
+    from grader.report import write_reports
+    from grader.runner import Runner
+
+    say = _say(say)
+
+    def hand_in(s: Session):
+        if s.phase == GRADED:
+            raise DrillError(f"this drill is already graded: {s.results}; start a new one with "
+                             "`grader drill start PACK`")
+        s.submitted = s.submitted or iso(utcnow())
+        s.phase = GRADING
+    with store.locked():
+        session = store.current()
+        hand_in(session)
+        store.save(session)
+    pack, inventory, tasks = open_session(session, inventory_flag=inventory_flag, warn=warn)
+    ready = [tasks[t] for t in session.tasks if session.setup.get(t) == DONE]
+    say(f"grading {len(ready)} task(s) of {pack.name}")
+    with Runner(inventory) as runner:
+        run = check_tasks(runner, pack, ready, mode=session.mode, seed=session.seed)
+    graded = {t.id: t for t in run.tasks}
+    run.tasks = [graded.get(t) or task_result(tasks[t], [], error=NOT_SET_UP) for t in session.tasks]
+    run.started, run.ended, run.deadline = session.started, session.submitted, session.deadline
+    run.time_used = session.elapsed()
+    run.late = session.late()
+    for t in run.tasks:
+        t.flagged = t.id in session.flags
+        t.time_spent = session.time_spent(t.id)
+    out = store.results_dir(session)
+    out.mkdir(parents=True, exist_ok=True)
+    write_reports(run, html=out / "report.html", junit=out / "junit.xml", json_path=out / "results.json")
+    store.append_history(history_entry(session, run, out))
+
+    def done(s: Session):
+        s.phase, s.results = GRADED, str(out)
+    store.update(done)
+    return run, out
+
+
+def history_entry(session: Session, run, out: Path) -> dict:
+    from grader.scoring import score
+
+    s = score(run)
+    return {"id": session.id, "date": session.submitted, "pack": session.pack_name,
+            "pack_version": session.pack_version, "mode": session.mode, "seed": session.seed,
+            "tasks": list(session.tasks), "earned": s.earned, "possible": s.possible, "percent": s.percent,
+            "pass_percent": s.pass_percent, "passed": s.passed, "verdict": s.verdict, "late": run.late,
+            "time_used": round(run.time_used), "results": str(out)}
+
+
+def abort(store: Store, *, inventory_flag=None, say=None) -> list[str]:
+    """Reset the drill's tasks and forget it; returns problems met while resetting."""
+    say = _say(say)
+    session = store.current()
+    try:
+        _, inventory, tasks = open_session(session, inventory_flag=inventory_flag)
+    except GraderError as exc:
+        store.clear()
+        return [f"could not reset the tasks: {exc}"]
+    say(f"resetting {len(tasks)} task(s)")
+    problems = _reset_quietly(inventory, list(tasks.values()))
+    store.clear()
+    return problems
+
+
+# --- what to show -----------------------------------------------------------------
+
+
+def sheet(session: Session, pack, tasks: dict) -> str:
+    """The task sheet, as Markdown."""
+    from grader.report import fmt
+
+    points = sum(t.spec.weight for t in tasks.values())
+    if session.deadline:
+        clock = f"time limit {fmt.num(session.minutes)} minutes (until {fmt.when(session.deadline)})"
+    else:
+        clock = "untimed"
+    rules = (f"**Exam drill.** {EXAM_RULES[0].upper()}{EXAM_RULES[1:]}. "
+             "Hand it in with `grader drill grade`." if session.mode == "exam" else
+             "**Training drill.** `grader drill hint N` shows a hint, `grader drill check N` grades task N now; "
+             "`grader drill grade` when you are done.")
+    out = [f"# {pack.title}", "",
+           f"*{session.mode} · {len(tasks)} tasks · {fmt.num(points)} points · pass mark "
+           f"{fmt.num(pack.pass_percent)}% · {clock} · seed {session.seed}*", "", rules,
+           " `grader drill flag N` marks a task for review; `grader drill status` shows the clock.", ""]
+    for n, task_id in enumerate(session.tasks, 1):
+        t = tasks[task_id]
+        out += ["---", "", f"## {n}. {t.title}", "",
+                f"`{t.id}` · {t.domain} · {fmt.num(t.spec.minutes)} minutes · {fmt.num(t.spec.weight)} points"
+                + (" · **flagged**" if task_id in session.flags else ""), "", t.description.strip(), ""]
+    return "\n".join(out)
+
+
+def status(session: Session, now=None) -> dict:
+    now = now or utcnow()
+    return {"id": session.id, "pack": session.pack_name, "pack_version": session.pack_version,
+            "mode": session.mode, "seed": session.seed, "phase": session.phase, "started": session.started,
+            "deadline": session.deadline, "minutes": session.minutes, "elapsed": round(session.elapsed(now)),
+            "remaining": None if session.remaining(now) is None else round(session.remaining(now)),
+            "inventory": session.inventory, "results": session.results,
+            "tasks": [{"n": n, "id": t, "setup": session.setup.get(t, PENDING), "flagged": t in session.flags,
+                       "hints_shown": session.hints.get(t, 0), "passed_check": bool(session.checked.get(t, {})
+                                                                                   .get("passed")),
+                       "time_spent": session.time_spent(t)}
+                      for n, t in enumerate(session.tasks, 1)]}

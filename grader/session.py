@@ -1,0 +1,320 @@
+"""A drill session, and where it lives.  No hosts: plain data, time math, files.
+
+State lives under GRADER_HOME (default ~/.grader):
+
+    drill.json              the current session, rewritten atomically (temp file, fsync,
+                            rename) at every change, so a killed terminal or a crash
+                            never leaves half a file
+    history.jsonl           one line per graded drill
+    results/<UTC>-<pack>/   results.json, report.html, junit.xml of a graded drill
+
+The start time is written once, before the tasks are set up, and the deadline is
+derived from it and stored with it: nothing that happens later (a crash, a restart,
+grading twice) moves it.  Read-modify-write changes hold a lock (drill.lock) so two
+terminals (`drill flag` while `drill timer` runs) never lose each other's changes.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import secrets
+import tempfile
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from grader.errors import DrillError, UsageError
+
+SCHEMA = "grader-drill/1"
+HOME_ENV = "GRADER_HOME"
+SETTING_UP, RUNNING, GRADING, GRADED = "setting-up", "running", "grading", "graded"
+ACTIVE = (SETTING_UP, RUNNING, GRADING)       # a session in these phases blocks a new start
+MODES = ("exam", "training")
+PENDING, SETTING, DONE = "pending", "running", "done"   # per-task setup status
+EXAM_RULES = "exam rules allow no hints and no checks before the one final grade"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def deadline_for(started: str, minutes: float | None) -> str | None:
+    if not minutes:
+        return None
+    return iso(parse_iso(started) + timedelta(minutes=float(minutes)))
+
+
+@dataclass
+class Session:
+    id: str
+    pack: str                   # how to load it again: a built-in name or an absolute path
+    pack_name: str
+    pack_title: str
+    pack_version: str
+    tasks: list[str]            # task ids, in sheet order
+    seed: int
+    mode: str                   # exam | training
+    started: str                # UTC ISO 8601, fixed before setup starts
+    minutes: float | None = None    # None: untimed
+    deadline: str | None = None     # started + minutes
+    inventory: str | None = None    # absolute path of the inventory file; None: default resolution
+    trust_on_first_use: bool = False
+    phase: str = SETTING_UP
+    setup: dict[str, str] = field(default_factory=dict)       # task -> pending | running | done
+    flags: list[str] = field(default_factory=list)
+    hints: dict[str, int] = field(default_factory=dict)       # task -> hints shown
+    checked: dict[str, dict] = field(default_factory=dict)    # task -> {first, last, passed, count}
+    submitted: str | None = None    # when grading was first asked for: the end of the candidate's time
+    results: str | None = None      # the results folder, once graded
+    schema: str = SCHEMA
+
+    # --- time ---------------------------------------------------------------
+
+    def elapsed(self, now: datetime | None = None) -> float:
+        end = parse_iso(self.submitted) if self.submitted else (now or utcnow())
+        return max(0.0, (end - parse_iso(self.started)).total_seconds())
+
+    def remaining(self, now: datetime | None = None) -> float | None:
+        """Seconds left (negative when past the deadline); None when untimed."""
+        if not self.deadline:
+            return None
+        return (parse_iso(self.deadline) - (now or utcnow())).total_seconds()
+
+    def late(self) -> bool:
+        return bool(self.deadline and self.submitted and parse_iso(self.submitted) > parse_iso(self.deadline))
+
+    def time_spent(self, task_id: str) -> float | None:
+        """Seconds from the later of the start and the previous task's first pass to this
+        task's first pass in `drill check`; None when it never passed a check (not known)."""
+        mine = self.checked.get(task_id, {}).get("passed")
+        if not mine:
+            return None
+        end = parse_iso(mine)
+        begin = parse_iso(self.started)
+        for other, info in self.checked.items():
+            when = info.get("passed")
+            if other != task_id and when and begin < parse_iso(when) <= end:
+                begin = parse_iso(when)
+        return max(0.0, (end - begin).total_seconds())
+
+    # --- tasks --------------------------------------------------------------
+
+    def task_id(self, ref: str) -> str:
+        """A task id or its number on the sheet (1-based) -> the id."""
+        if ref in self.tasks:
+            return ref
+        if ref.isdigit() and 1 <= int(ref) <= len(self.tasks):
+            return self.tasks[int(ref) - 1]
+        import difflib
+
+        close = difflib.get_close_matches(ref, self.tasks, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise DrillError(f"task '{ref}' is not in this drill ({hint}its tasks: {', '.join(self.tasks)})")
+
+    def record_check(self, task_id: str, passed: bool, now: datetime | None = None) -> None:
+        stamp = iso(now or utcnow())
+        info = self.checked.setdefault(task_id, {"first": stamp, "count": 0, "passed": None})
+        info["last"] = stamp
+        info["count"] = info.get("count", 0) + 1
+        if passed and not info.get("passed"):
+            info["passed"] = stamp
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def from_json(text: str, *, source: str = "drill.json") -> Session:
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ValueError(f"not a grader drill state (expected \"schema\": \"{SCHEMA}\")")
+        names = {f.name for f in fields(Session)}
+        session = Session(**{k: v for k, v in data.items() if k in names})
+        parse_iso(session.started)
+        if session.mode not in MODES or session.phase not in (*ACTIVE, GRADED):
+            raise ValueError(f"mode '{session.mode}', phase '{session.phase}'")
+    except (ValueError, TypeError) as exc:
+        raise DrillError(f"{source} is damaged ({exc}); remove it to forget the drill") from None
+    return session
+
+
+def new_session(pack, ref: str, specs, *, seed: int, mode: str, minutes: float | None,
+                inventory: str | None, trust_on_first_use: bool = False, now: datetime | None = None) -> Session:
+    started = iso(now or utcnow())
+    return Session(id=f"{started.replace(':', '').replace('-', '')[:15]}-{secrets.token_hex(3)}", pack=ref,
+                   pack_name=pack.name, pack_title=pack.title, pack_version=pack.version,
+                   tasks=[s.id for s in specs], seed=seed, mode=mode, started=started,
+                   minutes=float(minutes) if minutes else None, deadline=deadline_for(started, minutes),
+                   inventory=inventory, trust_on_first_use=trust_on_first_use,
+                   setup={s.id: PENDING for s in specs})
+
+
+# --- choosing tasks ------------------------------------------------------------
+
+
+def choose(specs, *, seed: int, ids: list[str] | None = None, count: int | None = None) -> list:
+    """The drill's tasks, in pack order.  `ids`: exactly those.  Else `count` of them
+    (all when None), drawn with the seed and spread over the domains: round robin over
+    the domains in a seeded order, a seeded pick inside each."""
+    if ids:
+        by_id = {s.id: s for s in specs}
+        unknown = [i for i in ids if i not in by_id]
+        if unknown:
+            raise UsageError(f"--tasks: no task {', '.join(repr(i) for i in unknown)} in the pack "
+                             f"(it has: {', '.join(by_id)})")
+        picked = {i: by_id[i] for i in ids}          # dict: drops repeats, keeps order
+        chosen = list(picked.values())
+    else:
+        total = len(specs)
+        count = total if count is None else count
+        if not 1 <= count <= total:
+            raise UsageError(f"--count {count}: the pack has {total} task(s); give 1 to {total}")
+        rng = random.Random(f"drill:{seed}")
+        pools: dict[str, list] = {}
+        for s in specs:
+            pools.setdefault(s.domain, []).append(s)
+        order = sorted(pools)
+        rng.shuffle(order)
+        for d in order:
+            rng.shuffle(pools[d])
+        chosen = []
+        while len(chosen) < count:
+            for d in order:
+                if pools[d] and len(chosen) < count:
+                    chosen.append(pools[d].pop())
+    position = {s.id: k for k, s in enumerate(specs)}
+    return sorted(chosen, key=lambda s: position[s.id])
+
+
+def new_seed() -> int:
+    return secrets.randbelow(1_000_000)
+
+
+# --- files ---------------------------------------------------------------------
+
+
+def grader_home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".grader")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class Store:
+    """The state folder: the current session, the history, the results."""
+
+    def __init__(self, home: Path | str | None = None):
+        self.home = Path(home) if home else grader_home()
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "drill.json"
+
+    @property
+    def history_path(self) -> Path:
+        return self.home / "history.jsonl"
+
+    @contextmanager
+    def locked(self):
+        self.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.home / "drill.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def load(self) -> Session | None:
+        try:
+            text = self.state_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise DrillError(f"{self.state_path}: cannot read: {exc.strerror}") from None
+        return from_json(text, source=str(self.state_path))
+
+    def current(self) -> Session:
+        session = self.load()
+        if session is None:
+            raise DrillError("no drill: start one with `grader drill start PACK`")
+        return session
+
+    def save(self, session: Session) -> None:
+        write_atomic(self.state_path, session.to_json())
+
+    def update(self, change) -> Session:
+        """Load, apply `change(session)`, save, under the lock; returns the session."""
+        with self.locked():
+            session = self.current()
+            change(session)
+            self.save(session)
+            return session
+
+    def clear(self) -> None:
+        with suppress(FileNotFoundError):
+            self.state_path.unlink()
+        _fsync_dir(self.home)
+
+    def results_dir(self, session: Session) -> Path:
+        """One folder per drill, named for the moment it was handed in (the same on a re-grade)."""
+        stamp = parse_iso(session.submitted or session.started).strftime("%Y%m%dT%H%M%SZ")
+        return self.home / "results" / f"{stamp}-{session.pack_name}"
+
+    def history(self) -> list[dict]:
+        try:
+            lines = self.history_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            with suppress(ValueError):
+                entry = json.loads(line)
+                if isinstance(entry, dict):
+                    out.append(entry)
+        return out
+
+    def append_history(self, entry: dict) -> None:
+        """Add one line; an entry for the same drill id is not added twice (re-grades)."""
+        with self.locked():
+            if any(e.get("id") == entry.get("id") for e in self.history()):
+                return
+            self.home.mkdir(parents=True, exist_ok=True)
+            with open(self.history_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
