@@ -56,14 +56,14 @@ def exit_code(returncode: int) -> int:
 
 
 def run_process(argv: list[str], *, host: str, command: str, timeout: float,
-                stdin: bytes | None = None, grace: float = 0.0,
-                on_started=None) -> CommandResult:
+                stdin: bytes | None = None, grace: float = 0.0) -> CommandResult:
     """Run `argv`, feed `stdin` then EOF, collect both streams, enforce `timeout`.
 
-    At the deadline the process is given `grace` seconds to end by itself (the
-    docker transport's far-side `timeout` needs a moment to act), then its process
-    group is killed with SIGKILL and CommandTimedOut is raised with the partial
-    output (exit_code -1).  `command` is what results and errors report.
+    A process still running at the deadline is given `grace` seconds to end by
+    itself (the docker transport's far-side `timeout` needs a moment to act), then
+    its process group is killed with SIGKILL; either way CommandTimedOut is raised
+    with the partial output (exit_code -1).  `command` is what results and errors
+    report.
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -72,8 +72,6 @@ def run_process(argv: list[str], *, host: str, command: str, timeout: float,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     except OSError as exc:
         raise ConnectError(host, f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-    if on_started:
-        on_started(proc)
     out, err = bytearray(), bytearray()
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, out)
@@ -132,6 +130,9 @@ def run_process(argv: list[str], *, host: str, command: str, timeout: float,
                 returncode = proc.wait(timeout=max(deadline + grace - time.monotonic(), 0.05))
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
+                timed_out = True
+            # ended during the grace, i.e. killed by the far side's own timeout
+            if not timed_out and (exited_at or time.monotonic()) > deadline:
                 timed_out = True
     finally:
         for key in list(sel.get_map().values()):
