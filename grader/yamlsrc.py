@@ -152,6 +152,9 @@ def _most_specific(error):
 def _describe(error) -> str:
     inst = error.instance
     if error.validator == "oneOf" and isinstance(inst, dict):
+        branch_keys = {k for branch in error.validator_value for k in branch.get("required", [])}
+        if not branch_keys & {"run", "script", "copy", "file", "kube"}:  # a matcher or a param
+            return _describe_mapping(inst, sorted(branch_keys) if branch_keys else MATCHERS)
         found = [k for k in KINDS if k in inst]
         steps = [k for k in ("run", "script", "copy") if k in inst]
         if "name" in inst or "points" in inst or "expect" in inst:
@@ -179,6 +182,22 @@ def _describe(error) -> str:
     if error.validator == "not" and isinstance(inst, dict) and "name" in inst and "selector" in inst:
         return "give either name or selector, not both"
     return error.message
+
+
+MATCHERS = ("equals", "contains", "regex", "lt", "le", "gt", "ge", "empty", "not", "any", "all")
+
+
+def _describe_mapping(inst: dict, known) -> str:
+    """A matcher or a param written as a mapping with an unknown or a second key."""
+    what = "a matcher" if known is MATCHERS else "a param"
+    unknown = [k for k in inst if k not in known]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(known)}"
+        return f"{what} cannot have the key '{unknown[0]}' ({hint})"
+    if len(inst) != 1:
+        return f"{what} mapping has exactly one key, this one has {len(inst)}: {', '.join(map(str, inst))}"
+    return f"{_short(inst)} is not a valid value here"
 
 
 def _short(value) -> str:
