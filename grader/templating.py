@@ -157,12 +157,30 @@ def render_task(spec: TaskSpec, *, seed: int, inventory, roles=None) -> Task:
                             timeout=float(item.get("timeout", DEFAULT_CHECK_TIMEOUT)),
                             within=float(item.get("within", 0)), interval=float(item.get("interval", DEFAULT_INTERVAL)),
                             passes_before_fix=bool(item.get("passes_before_fix", False)), sensitive=sensitive,
-                            target=target, expect=r.deep(dict(item.get("expect", {})), *base, "expect")))
+                            target=target, expect=_valid_regexes(r, r.deep(dict(item.get("expect", {})),
+                                                                            *base, "expect"), (*base, "expect"))))
     return Task(spec=spec, seed=seed, params=params, env=script_env(params, inventory),
                 description=r.text(spec.description, "description"),
                 hints=tuple(r.text(h, "hints", i) for i, h in enumerate(data.get("hints", []))),
                 explanation=r.text(data.get("explanation", ""), "explanation"),
                 setup=steps("setup"), solution=steps("solution"), reset=steps("reset"), checks=tuple(checks))
+
+
+def _valid_regexes(r: _Renderer, value, path):
+    """`value` (a rendered expect), after checking that every regex matcher compiles."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "regex" and isinstance(item, str):
+                try:
+                    re.compile(item)
+                except re.error as exc:
+                    raise r._error(f"not a valid regular expression {item!r}: {exc}", (*path, key)) from None
+            else:
+                _valid_regexes(r, item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _valid_regexes(r, item, (*path, i))
+    return value
 
 
 _RAW_EXPR = re.compile(r"\{\{[^}]*\|\s*raw\s*\}\}")
