@@ -82,7 +82,7 @@ class _Renderer:
         try:
             return _env(command).from_string(template).render(self.context)
         except jinja2.TemplateSyntaxError as exc:
-            raise self._error(f"template syntax error: {exc.message}", path) from None
+            raise self._error(f"template syntax error: {exc.message}", path, lineno=exc.lineno) from None
         except jinja2.UndefinedError as exc:
             raise self._error(f"template error: {exc.message}", path) from None
         except Exception as exc:  # a filter or expression that fails at render time
@@ -97,11 +97,14 @@ class _Renderer:
             return [self.deep(v, *path, i) for i, v in enumerate(value)]
         return value
 
-    def _error(self, message, path):
+    def _error(self, message, path, lineno=None):
         from grader.yamlsrc import key_path
 
         if path and path[0] == "description" and "description" not in self.spec.data:
-            return PackError(message, file=str(self.spec.dir / "description.md"))
+            return PackError(message, file=str(self.spec.dir / "description.md"), line=lineno)
+        if lineno and len(path) == 3 and path[2] == "copy":  # a syntax error in the copied file
+            name = self.spec.data[path[0]][path[1]]["copy"]
+            return PackError(message, file=str(self.spec.dir / name), line=lineno)
         return PackError(message, file=str(self.spec.file), line=self.spec.line(*path), key=key_path(path) or None)
 
 
