@@ -167,8 +167,6 @@ class SSHTransport(Transport):
                 t, fresh = self._live(dead=t)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    # --- host keys --------------------------------------------------------
-
     # --- login ------------------------------------------------------------
 
     def _authenticate(self, t) -> None:
