@@ -62,7 +62,7 @@ def peek_pack(ref: str | Path) -> dict:
     root = find_pack(str(ref))
     try:
         data = yaml.load((root / PACK_FILE).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PackError(f"cannot read: {exc}", file=str(root / PACK_FILE)) from None
     data = data if isinstance(data, dict) else {}
     tasks = sorted(p.name for p in root.iterdir() if (p / TASK_FILE).is_file())
@@ -147,7 +147,10 @@ def _load_task(task_dir: Path):
                     problems.append(PackError(f"file '{name}' not found in {task_dir}", file=str(file),
                                               line=item.lines.get(key), key=f"{section}[{i}].{key}"))
                 else:
-                    files[name] = path.read_text()
+                    try:
+                        files[name] = path.read_text()
+                    except (OSError, UnicodeDecodeError) as exc:
+                        problems.append(PackError(f"cannot read: {exc}", file=str(path)))
     names: dict[str, int] = {}
     for i, check in enumerate(data["checks"]):
         if check["name"] in names:
@@ -167,7 +170,11 @@ def _load_task(task_dir: Path):
                                       file=str(file)))
             description = ""
         else:
-            description = desc_file.read_text()
+            try:
+                description = desc_file.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(PackError(f"cannot read: {exc}", file=str(desc_file)))
+                description = ""
     spec = TaskSpec(id=data["id"], title=data["title"], domain=data.get("domain", "General"),
                     minutes=float(data["minutes"]), dir=task_dir, file=file, data=data,
                     description=description, files=files)
