@@ -182,6 +182,11 @@ class Lab:
         self._write_inventory()
 
     def _prepare_dir(self, state: dict) -> None:
+        resolved = self.dir.resolve()
+        for private in PRIVATE_DIRS:
+            if resolved == Path(private) or Path(private) in resolved.parents:
+                raise LabError(f"{self.dir}: the lab folder cannot be under {private}, which each host has "
+                               f"its own copy of; set {ENV_DIR} elsewhere (default {DEFAULT_DIR})")
         if self.dir.exists() and any(self.dir.iterdir()) and not (self.dir / MARKER).exists():
             raise LabError(f"{self.dir}: exists and is not a lab folder; set {ENV_DIR} to an empty or new folder")
         labnet.mkdirs(self.dir, state["created_dirs"])
