@@ -107,6 +107,8 @@ def load(path: Path) -> Inventory:
         text = path.read_text()
     except OSError as exc:
         raise InventoryError(f"{path}: cannot read inventory: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InventoryError(f"{path}: cannot read inventory: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
