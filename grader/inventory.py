@@ -132,6 +132,19 @@ def parse(data, *, source: str) -> Inventory:
     for h in hosts.values():
         if h.jump and h.jump not in hosts:
             raise InventoryError(f"{source}: hosts.{h.role}.jump: unknown host '{h.jump}'")
+    for h in hosts.values():  # refuse loops and non-ssh hops now, not when a host is first used
+        seen, spec = [h.role], h
+        while spec.jump:
+            where = f"{source}: hosts.{spec.role}.jump"
+            if spec.transport != "ssh":
+                raise InventoryError(f"{where}: only ssh hosts can use a jump host")
+            nxt = hosts[spec.jump]
+            if nxt.transport != "ssh":
+                raise InventoryError(f"{where}: '{nxt.role}' is a {nxt.transport} host; a jump host must be an ssh host")
+            if nxt.role in seen:
+                raise InventoryError(f"{where}: jump hosts form a loop: {' -> '.join(seen + [nxt.role])}")
+            seen.append(nxt.role)
+            spec = nxt
     return Inventory(hosts=hosts, kube_host=kube_host, kubectl=str(data.get("kubectl", "kubectl")),
                      kubeconfig=data.get("kubeconfig"), source=source, name=str(data.get("name", source)))
 
