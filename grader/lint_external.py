@@ -13,6 +13,7 @@ crash.  The caller renders templates first: both functions take ``(name, text)``
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -29,9 +30,7 @@ DEFAULT_KUBERNETES_VERSION = "1.30"
 
 def lint_manifests(docs: list[tuple[str, str]], *, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> list[str]:
     """Validate rendered manifests; one line per problem: ``name: document N (Kind/name): field: message``."""
-    try:
-        import kubernetes_validate  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("kubernetes_validate") is None:
         return ["kubernetes-validate is not installed, so manifests were not checked: "
                 "pip install kubernetes-validate"]
     import yaml
