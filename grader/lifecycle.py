@@ -26,8 +26,8 @@ def render(pack: Pack, specs, *, seed: int, inventory) -> list[Task]:
     if missing:
         from grader.errors import InventoryError
 
-        raise InventoryError(f"pack {pack.name} needs host(s) {', '.join(missing)} that the inventory "
-                             f"{inventory.source} lacks (it has: {', '.join(sorted(inventory.hosts))})")
+        raise InventoryError(f"{pack.dir / 'pack.yaml'}: hosts: pack {pack.name} needs host(s) {', '.join(missing)} "
+                             f"that the inventory {inventory.source} lacks (it has: {', '.join(sorted(inventory.hosts))})")
     return [render_task(s, seed=seed, inventory=inventory, roles=pack.hosts) for s in specs]
 
 
