@@ -159,6 +159,18 @@ def cmd_steps(args) -> int:
     return EXIT_OK
 
 
+def _out_dir(args) -> None:
+    """Make the -o folder before anything runs: a bad one is bad input, not a crash after grading."""
+    if not getattr(args, "out", None):
+        return
+    from pathlib import Path
+
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {args.out}: cannot make the reports folder: {exc.strerror or exc}") from None
+
+
 def _finish(args, run) -> int:
     from grader.report.terminal import render_run
     from grader.scoring import exit_code
@@ -186,6 +198,7 @@ def cmd_check(args) -> int:
     pack, specs = load(args, args.ref, args.task)
     inventory = inventory_from(args)
     tasks = render(pack, specs, seed=args.seed, inventory=inventory)
+    _out_dir(args)
     with Runner(inventory) as runner:
         run = check_tasks(runner, pack, tasks, seed=args.seed)
     return _finish(args, run)
@@ -211,6 +224,7 @@ def cmd_validate(args) -> int:
     specs = shard(specs, args.shard)
     inventory = inventory_from(args)
     tasks = render(pack, specs, seed=args.seed, inventory=inventory)
+    _out_dir(args)
     with Runner(inventory, progress=progress(args)) as runner:
         run = validate(runner, pack, tasks, seed=args.seed, progress=progress(args))
     return _finish(args, run)
