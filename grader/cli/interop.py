@@ -1,0 +1,79 @@
+"""grader import killercoda | grader export killercoda: scenario folders <-> packs."""
+from __future__ import annotations
+
+import sys
+
+from grader.cli.common import add_json, add_seed, emit_json
+from grader.errors import EXIT_OK
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import", help="turn a killercoda scenario folder into a pack")
+    kinds = p.add_subparsers(dest="import_kind", metavar="FORMAT", parser_class=type(p))
+    k = kinds.add_parser("killercoda", help="a killercoda scenario folder (index.json) -> a pack",
+                         description="One task per step with a verify script: the step's text is the "
+                                     "description, its verify script a `script` check, its background script "
+                                     "the setup.  Prints what could not be mapped.")
+    k.add_argument("scenario", metavar="SCENARIO_DIR", help="the folder holding index.json")
+    k.add_argument("-o", "--out", metavar="PACK_DIR", required=True, help="the pack folder to write")
+    k.add_argument("--name", help="the pack's name (default: the scenario folder's name)")
+    k.add_argument("--version", default="0.1.0", help="the pack's version (default 0.1.0)")
+    k.add_argument("--force", action="store_true", help="replace PACK_DIR if it holds an earlier import")
+    add_json(k)
+    k.set_defaults(func=cmd_import)
+    p.set_defaults(func=lambda args: _usage("import"))
+
+    p = sub.add_parser("export", help="turn a pack into a killercoda scenario folder")
+    kinds = p.add_subparsers(dest="export_kind", metavar="FORMAT", parser_class=type(p))
+    k = kinds.add_parser("killercoda", help="a pack -> a killercoda scenario folder (kubernetes-kubeadm-2nodes)",
+                         description="One step per task: the text shows the description, hints and solution; "
+                                     "background.sh breaks the task; verify.sh runs the task's checks on the "
+                                     "killercoda host with grader's own semantics (needs python3 there).")
+    k.add_argument("pack", metavar="PACK", help="a built-in pack name, a pack folder or a .tar.gz archive")
+    k.add_argument("-o", "--out", metavar="DIR", required=True, help="the scenario folder to write")
+    k.add_argument("--image", default=None, help="backend.imageid (default kubernetes-kubeadm-2nodes)")
+    k.add_argument("--force", action="store_true", help="replace DIR if it holds an earlier export")
+    add_seed(k)
+    add_json(k)
+    k.set_defaults(func=cmd_export)
+    p.set_defaults(func=lambda args: _usage("export"))
+
+
+def _usage(what: str) -> int:
+    from grader.errors import UsageError
+    raise UsageError(f"{what}: name the format: grader {what} killercoda ...")
+
+
+def _print(report, args, verb: str) -> None:
+    if args.json:
+        emit_json({"out": str(report.out), "tasks": report.tasks, "not_mapped": report.notes})
+        return
+    print(report.out)
+    print(f"{verb} {len(report.tasks)} task(s): {', '.join(report.tasks) or 'none'}", file=sys.stderr)
+    if report.notes:
+        print("not mapped:", file=sys.stderr)
+        for line in report.notes:
+            print(f"  - {line}", file=sys.stderr)
+
+
+def cmd_import(args) -> int:
+    from grader.killercoda import import_scenario
+    from grader.lint import lint
+
+    report = import_scenario(args.scenario, args.out, name=args.name, version=args.version, force=args.force)
+    _print(report, args, "imported")
+    if not args.json:
+        problems = lint(str(report.out))
+        for line in problems:
+            print(line, file=sys.stderr)
+        print(f"grader lint {report.out}: " + ("ok" if not problems else f"{len(problems)} problem(s) to fix"),
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from grader.killercoda import IMAGE, export_pack
+
+    report = export_pack(args.pack, args.out, seed=args.seed, image=args.image or IMAGE, force=args.force)
+    _print(report, args, "exported")
+    return EXIT_OK
