@@ -1,0 +1,174 @@
+"""Killercoda interop on the local lab, which has killercoda's layout: controlplane can
+`ssh node01`, both run bash and python3 as root.
+
+- a scenario written here is imported, lints, and `grader setup` / `grader check` grade it;
+- a pack exported here runs on the lab as it would on killercoda: background.sh breaks the
+  task, verify.sh fails, the reference solution makes verify.sh pass (node01 included).
+Every path carries a random tag, so parallel sessions sharing the lab do not collide.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from grader import killercoda
+from grader.lint import lint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.lab
+
+
+def grader(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+@pytest.fixture
+def tag(lab):
+    tag = uuid.uuid4().hex[:10]
+    yield tag
+    for host in ("controlplane", "node01"):
+        lab.ssh(host, f"rm -rf /tmp/kc-{tag} /var/log/grader-*{tag}*.log")
+
+
+def test_an_imported_scenario_lints_and_grades_on_the_lab(lab, tag, tmp_path):
+    d = f"/tmp/kc-{tag}"
+    src = tmp_path / "web-fix"
+    index = {
+        "title": "Repair a web host", "description": "Config and a flag on node01", "time": "6 minutes",
+        "details": {
+            "intro": {"text": "intro.md"},
+            "steps": [
+                {"title": "Fix the port", "text": "step1/text.md", "verify": "step1/verify.sh",
+                 "background": "step1/background.sh"},
+                {"title": "Raise the flag on node01", "text": "step2/text.md", "verify": "step2/verify.sh"},
+            ],
+            "finish": {"text": "finish.md"},
+        },
+        "backend": {"imageid": "kubernetes-kubeadm-2nodes"},
+    }
+    write(src / "index.json", json.dumps(index))
+    write(src / "intro.md", "Two repairs.\n")
+    write(src / "step1" / "text.md", f"Set `port=8080` in `{d}/app.conf`.\n\n`cat {d}/app.conf`{{{{exec}}}}\n")
+    write(src / "step1" / "background.sh", f"#!/bin/bash\nmkdir -p {d}\necho port=80 > {d}/app.conf\n")
+    write(src / "step1" / "verify.sh", f"#!/bin/bash\ngrep -qx port=8080 {d}/app.conf\n")
+    write(src / "step2" / "text.md", f"Create `{d}/flag` on node01.\n")
+    write(src / "step2" / "verify.sh", f"#!/bin/bash\nssh node01 test -f {d}/flag\n")
+    write(src / "finish.md", "Done.\n")
+
+    pack = tmp_path / "pack"
+    proc = grader("import", "killercoda", str(src), "-o", str(pack))
+    assert proc.returncode == 0, proc.stderr
+    assert lint(str(pack)) == []
+    inv = str(lab.inventory_path)
+    assert grader("setup", str(pack), "-i", inv).returncode == 0
+    assert lab.ssh("controlplane", f"cat {d}/app.conf").stdout == "port=80\n"
+
+    before = grader("check", str(pack), "-i", inv, "--json")
+    assert before.returncode == 1, before.stderr
+    statuses = [t["checks"][0]["status"] for t in json.loads(before.stdout)["tasks"]]
+    assert statuses == ["FAIL", "FAIL"]
+
+    lab.ssh("controlplane", f"echo port=8080 > {d}/app.conf", check=True)
+    lab.ssh("node01", f"mkdir -p {d} && touch {d}/flag", check=True)
+    after = grader("check", str(pack), "-i", inv, "--json")
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert [t["checks"][0]["status"] for t in json.loads(after.stdout)["tasks"]] == ["PASS", "PASS"]
+
+
+def exported_pack(root: Path, d: str) -> Path:
+    pack = root / "kc-export"
+    write(pack / "pack.yaml", """
+        name: kc-export
+        title: Export me
+        version: 0.1.0
+        target: linux
+        hosts: [controlplane, node01]
+        """)
+    write(pack / "split" / "description.md", "Make `{{ dir }}/a` say {{ word }} and put a `b` on node01.\n")
+    write(pack / "split" / "break.sh", '#!/usr/bin/env bash\nset -eu\nmkdir -p "$DIR"\necho nope > "$DIR/a"\n')
+    write(pack / "split" / "motd.txt", "{{ word }} from {{ hosts.node01.node }}\n")
+    write(pack / "split" / "task.yaml", f"""
+        id: split
+        title: One file per host
+        minutes: 2
+        params:
+          dir: {d}
+          word: {{choice: [alpha, beta]}}
+        setup:
+          - script: break.sh
+          - run: rm -rf {{{{ dir }}}} && mkdir -p {{{{ dir }}}}
+            host: node01
+          - copy: motd.txt
+            to: "{{{{ dir }}}}/motd"
+            mode: "0600"
+            host: node01
+        solution:
+          - run: echo {{{{ word }}}} > {{{{ dir }}}}/a
+          - run: touch {{{{ dir }}}}/b
+            host: node01
+        reset:
+          - run: rm -rf {{{{ dir }}}}
+          - run: rm -rf {{{{ dir }}}}
+            host: node01
+        checks:
+          - name: a says the word
+            run: cat {{{{ dir }}}}/a
+            expect: {{stdout: "{{{{ word }}}}"}}
+          - name: b exists on node01
+            host: node01
+            file: "{{{{ dir }}}}/b"
+          - name: the copied file on node01 is private and rendered
+            host: node01
+            passes_before_fix: true
+            file: "{{{{ dir }}}}/motd"
+            expect: {{mode: "0600", content: "{{{{ word }}}} from node01"}}
+        """)
+    return pack
+
+
+def test_an_exported_scenario_runs_on_a_killercoda_like_host(lab, tag, tmp_path):
+    from grader.inventory import killercoda_default, load
+    from grader.lifecycle import render
+    from grader.loader import load_pack
+    from grader.runner import Runner
+
+    d = f"/tmp/kc-{tag}"
+    pack = exported_pack(tmp_path, d)
+    assert lint(str(pack)) == []
+    killercoda.export_pack(str(pack), tmp_path / "sc", seed=5)
+    step = tmp_path / "sc" / "step1"
+
+    def on_controlplane(script: str):
+        return lab.ssh("controlplane", "bash -s", input=(step / script).read_bytes(), timeout=120)
+
+    assert on_controlplane("background.sh").returncode == 0
+    assert lab.ssh("controlplane", f"cat {d}/a").stdout == "nope\n"
+    broken = on_controlplane("verify.sh")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "FAIL  a says the word" in broken.stdout and "FAIL  b exists on node01" in broken.stdout
+    assert "PASS  the copied file on node01 is private and rendered" in broken.stdout
+
+    # the reference solution, applied the way grader applies it (same seed, killercoda's facts)
+    loaded = load_pack(str(pack), inventory=killercoda_default())
+    inventory = load(lab.inventory_path)
+    task = render(loaded, list(loaded.tasks), seed=5, inventory=killercoda_default())[0]
+    with Runner(inventory) as runner:
+        runner.run_steps(task, "solution")
+    fixed = on_controlplane("verify.sh")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "3 of 3 checks pass" in fixed.stdout
