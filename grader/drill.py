@@ -13,6 +13,7 @@ inventory and the hosts.  The CLI (grader/cli/drill.py) only parses and prints.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from grader.errors import DrillError, GraderError
@@ -115,13 +116,17 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
         if isinstance(exc, GraderError):
             exc.message = f"drill not started: {exc.message} (the tasks were reset; no drill is running)"
         raise
-    session = store.update(lambda s: setattr(s, "phase", RUNNING))
+    def running(s: Session):
+        s.phase, s.pid = RUNNING, None
+    session = store.update(running)
     return session, pack, tasks
 
 
 def busy_error(session: Session) -> DrillError:
     what = "being graded" if session.phase == GRADING else (
         "being set up" if session.phase == SETTING_UP else "running")
+    if session.interrupted():
+        what = f"interrupted while {what}"
     return DrillError(f"a drill of {session.pack_name} is {what} (started {session.started}): "
                       "hand it in with `grader drill grade` or drop it with `grader drill abort` first")
 
@@ -224,7 +229,7 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
             raise DrillError(f"this drill is already graded: {s.results}; start a new one with "
                              "`grader drill start PACK`")
         s.submitted = s.submitted or iso(utcnow())
-        s.phase = GRADING
+        s.phase, s.pid = GRADING, os.getpid()
     with store.locked():
         session = store.current()
         hand_in(session)
@@ -248,7 +253,7 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     store.append_history(history_entry(session, run, out))
 
     def done(s: Session):
-        s.phase, s.results = GRADED, str(out)
+        s.phase, s.results, s.pid = GRADED, str(out), None
     store.update(done)
     return run, out
 
@@ -313,7 +318,7 @@ def status(session: Session, now=None) -> dict:
             "mode": session.mode, "seed": session.seed, "phase": session.phase, "started": session.started,
             "deadline": session.deadline, "minutes": session.minutes, "elapsed": round(session.elapsed(now)),
             "remaining": None if session.remaining(now) is None else round(session.remaining(now)),
-            "inventory": session.inventory, "results": session.results,
+            "interrupted": session.interrupted(), "inventory": session.inventory, "results": session.results,
             "tasks": [{"n": n, "id": t, "setup": session.setup.get(t, PENDING), "flagged": t in session.flags,
                        "hints_shown": session.hints.get(t, 0), "passed_check": bool(session.checked.get(t, {})
                                                                                    .get("passed")),

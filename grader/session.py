@@ -77,6 +77,7 @@ class Session:
     hints: dict[str, int] = field(default_factory=dict)       # task -> hints shown
     checked: dict[str, dict] = field(default_factory=dict)    # task -> {first, last, passed, count}
     submitted: str | None = None    # when grading was first asked for: the end of the candidate's time
+    pid: int | None = None          # the grader process setting up or grading (to tell a crash from work)
     results: str | None = None      # the results folder, once graded
     schema: str = SCHEMA
 
@@ -131,6 +132,18 @@ class Session:
         if passed and not info.get("passed"):
             info["passed"] = stamp
 
+    def interrupted(self) -> bool:
+        """Setting up or grading, and the process doing it is gone (killed, crashed)."""
+        if self.phase not in (SETTING_UP, GRADING) or not self.pid:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
 
@@ -158,7 +171,7 @@ def new_session(pack, ref: str, specs, *, seed: int, mode: str, minutes: float |
                    tasks=[s.id for s in specs], seed=seed, mode=mode, started=started,
                    minutes=float(minutes) if minutes else None, deadline=deadline_for(started, minutes),
                    inventory=inventory, trust_on_first_use=trust_on_first_use,
-                   setup={s.id: PENDING for s in specs})
+                   setup={s.id: PENDING for s in specs}, pid=os.getpid())
 
 
 # --- choosing tasks ------------------------------------------------------------

@@ -162,11 +162,16 @@ def cmd_status(args) -> int:
         emit_json(data)
         return EXIT_OK
     print(f"{session.pack_title} ({session.pack_name} {session.pack_version}) · {session.mode} · seed {session.seed}")
-    print(f"{session.phase} · started {fmt.when(session.started)} · {_clock(session)}")
+    phase = session.phase
+    if data["interrupted"]:
+        phase += (" (interrupted: `grader drill grade` grades what was set up, `grader drill abort` drops it)"
+                  if phase == "setting-up" else " (interrupted: run `grader drill grade` again)")
+    print(f"{phase} · started {fmt.when(session.started)} · {_clock(session)}")
     for t in data["tasks"]:
         marks = []
         if t["setup"] != "done":
-            marks.append("setup " + ("interrupted" if session.phase != "setting-up" else t["setup"]))
+            marks.append("setup " + ("interrupted" if data["interrupted"] or session.phase != "setting-up"
+                                     else t["setup"]))
         if t["flagged"]:
             marks.append("flagged")
         if t["hints_shown"]:
