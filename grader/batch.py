@@ -1,13 +1,17 @@
 """Many commands in one round trip: a generated bash script and its framed output.  Pure.
 
-Each command runs exactly as it would alone: `timeout -k 2 T bash -c CMD </dev/null`
-in the login folder, its stdout and stderr kept apart.  Around each command the script
-prints a frame marker carrying a random nonce on both streams, so the output of one
-command can never be mistaken for the frame of another.  Durations come from bash's
-$EPOCHREALTIME (no extra process per command).
+Each command runs as it would alone in a fresh shell: in a subshell of the batch
+(`( eval CMD )`, a fork, no exec) with stdin from /dev/null, in the login folder, with
+the batch's own variables and functions removed, job control off, its stdout and stderr
+kept apart.  Every command has its own timeout: a watchdog (one background loop per
+batch, fed through a FIFO, no process per command) sends TERM to the command's whole
+process group at its deadline and KILL two seconds later.  Around each command the
+script prints a frame marker carrying a random nonce on both streams, so the output of
+one command can never be mistaken for the frame of another.  Durations come from bash's
+$EPOCHREALTIME.  Known difference from `bash -c CMD`: `$$` is the batch's PID.
 
     script = build([Item(key, command, timeout), ...], nonce)
-    results = parse(stdout, stderr, nonce, items, host)   # key -> Framed
+    results = parse(stdout, stderr, nonce, items)   # key -> Framed
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 
 from grader.transport.base import quote
 
-TIMEOUT_CODES = (124, 137)   # coreutils timeout: TERM sent (124), KILL after the grace (137)
+TIMEOUT_CODES = (143, 137)   # TERM at the deadline, KILL after the grace
 KILL_GRACE = 2
 
 
@@ -42,22 +46,51 @@ def new_nonce() -> str:
     return secrets.token_hex(12)
 
 
-PRELUDE = r"""cd ~ 2>/dev/null || cd /
+PRELUDE = r"""exec 3>&2 2>/dev/null
+cd ~ 2>/dev/null || cd /
+set -m
+__gd=$(mktemp -d) && mkfifo "$__gd/w" && exec 4<>"$__gd/w" || { echo "grader: cannot create a FIFO" >&3; exit 97; }
+rm -rf "$__gd"
+__gw() {
+  local pid=0 dl=0 now np nd
+  while kill -0 "$$"; do
+    if read -r -t 0.05 -u 4 np nd; then
+      [ "$np" = stop ] && return
+      pid=$np dl=$nd
+      continue
+    fi
+    [ "$pid" = 0 ] && continue
+    now=${EPOCHREALTIME/[.,]/}
+    if (( now > dl )); then
+      kill -TERM -- "-$pid"
+      (( now > dl + %GRACE%000000 )) && kill -KILL -- "-$pid"
+    fi
+  done
+  [ "$pid" = 0 ] || kill -KILL -- "-$pid"
+}
+__gw </dev/null >/dev/null &
+__gwp=$!
 _g() {
-  local s=$EPOCHREALTIME rc
-  printf '@@%s:B:%s\n' "$N" "$1"; printf '@@%s:B:%s\n' "$N" "$1" >&2
-  timeout -k %GRACE% "$2" bash -c "$3" </dev/null
-  rc=$?
-  printf '\n@@%s:E:%s:%s:%s:%s\n' "$N" "$1" "$rc" "$s" "$EPOCHREALTIME"; printf '\n@@%s:E:%s\n' "$N" "$1" >&2
+  local __gs=$EPOCHREALTIME __grc __gp
+  printf '@@%s:B:%s\n' "$__gn" "$1"; printf '@@%s:B:%s\n' "$__gn" "$1" >&3
+  ( set +m; __gc=$3; set --; unset -f _g __gw; unset __gd __gwp __gn __gs __grc __gp; exec 2>&3 3>&- 4>&-
+    eval "$__gc" ) </dev/null &
+  __gp=$!
+  printf '%s %s\n' "$__gp" "$(( ${__gs/[.,]/} + $2 ))" >&4
+  wait "$__gp"; __grc=$?
+  printf '0 0\n' >&4
+  printf '\n@@%s:E:%s:%s:%s:%s\n' "$__gn" "$1" "$__grc" "$__gs" "$EPOCHREALTIME"
+  printf '\n@@%s:E:%s\n' "$__gn" "$1" >&3
 }
 """
+EPILOGUE = 'printf \'stop 0\\n\' >&4; wait "$__gwp"; exit 0'
 
 
 def build(items: list[Item], nonce: str) -> str:
-    lines = [f"N={nonce}", PRELUDE.replace("%GRACE%", str(KILL_GRACE))]
+    lines = [f"__gn={nonce}", PRELUDE.replace("%GRACE%", str(KILL_GRACE))]
     for item in items:
-        lines.append(f"_g {quote(item.key)} {item.timeout:g} {quote(item.command)}")
-    lines.append("exit 0")
+        lines.append(f"_g {quote(item.key)} {int(item.timeout * 1_000_000)} {quote(item.command)}")
+    lines.append(EPILOGUE)
     return "\n".join(lines) + "\n"
 
 

@@ -48,11 +48,12 @@ def command_for(check: Check, inventory, env: dict | None = None) -> str:
 
 
 def _file_command(check: Check) -> str:
+    """One `stat` (plus `head` when content matters): type|mode|owner|group, then the content."""
     p = quote(check.target)
-    want_content = "content" in check.expect
-    content = f"; head -c {CONTENT_LIMIT} -- {p}" if want_content else ""
-    return (f"if [ -e {p} ] || [ -L {p} ]; then printf '%s|' \"$(stat -c %F -- {p})\" && "
-            f"stat -L -c '%a|%U|%G' -- {p}{content}; else echo {ABSENT}; fi")
+    content = f" && head -c {CONTENT_LIMIT} -- {p}" if "content" in check.expect else ""
+    link = "'symbolic link|%a|%U|%G'"
+    return (f"if [ -L {p} ]; then {{ stat -L -c {link} -- {p} 2>/dev/null || stat -c {link} -- {p}; }}{content}; "
+            f"elif [ -e {p} ]; then stat -c '%F|%a|%U|%G' -- {p}{content}; else echo {ABSENT}; fi")
 
 
 def _kube_command(check: Check, inventory) -> str:

@@ -36,9 +36,25 @@ def test_a_hanging_command_times_out_and_the_next_still_runs():
     assert got["next"].stdout == "alive\n" and not got["next"].timed_out
 
 
-def test_a_command_exiting_124_quickly_is_not_a_timeout():
-    got = run_batch([batch.Item("a", "exit 124", 5)])
-    assert got["a"].exit_code == 124 and not got["a"].timed_out
+def test_a_command_killed_quickly_by_term_is_not_a_timeout():
+    got = run_batch([batch.Item("a", "kill -TERM $BASHPID", 5)])
+    assert got["a"].exit_code == 143 and not got["a"].timed_out
+
+
+def test_a_timeout_kills_the_whole_process_group(tmp_path):
+    marker = tmp_path / "survivor"
+    cmd = f"(sleep 3; touch {marker}) & sleep 30"
+    got = run_batch([batch.Item("a", cmd, 0.5)])
+    assert got["a"].timed_out
+    import time
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def test_commands_do_not_see_the_batch_internals():
+    got = run_batch([batch.Item("a", 'echo "[$__gn][$__gd][$1]"; type _g >/dev/null 2>&1 && echo leaked; '
+                                     'case $- in *m*) echo monitor;; esac', 5)])
+    assert got["a"].stdout == "[][][]\n"
 
 
 def test_quoting_keeps_hostile_text_literal(tmp_path):

@@ -1,0 +1,138 @@
+"""Benchmark: grader's check of a 100-check pack against per-check `ssh` baselines.
+
+Run on the local lab (root):  python bench/bench_grading.py [--checks 100] [--runs 5]
+
+Measures, in one run, the median wall time of:
+  grader      grader's Runner over its persistent connections (one round trip per host)
+  grader-cli  the `grader check` command as a user runs it (includes start-up)
+  ssh         one `ssh host 'command'` process per check (what per-script graders do)
+  ssh-cm      the same with OpenSSH connection sharing (ControlMaster) on
+  raw         the same commands back to back in one ssh session per host, unframed:
+              the cost of the commands themselves, to derive grader's own overhead
+and prints the ratios.  Timing is printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.checks import command_for  # noqa: E402
+from grader.inventory import load as load_inventory  # noqa: E402
+from grader.lifecycle import check_tasks, render  # noqa: E402
+from grader.loader import load_pack  # noqa: E402
+from grader.runner import Runner  # noqa: E402
+
+LAB_INVENTORY = Path(os.environ.get("GRADER_LAB_DIR", "/var/lib/grader/lab")) / "inventory.yaml"
+
+
+def make_pack(root: Path, checks: int) -> Path:
+    """A pack of `checks` run/file checks spread over controlplane and node01, 10 per task."""
+    pack = root / "bench-pack"
+    pack.mkdir()
+    (pack / "pack.yaml").write_text("name: bench\ntitle: Benchmark pack\nversion: '1'\ntarget: linux\n")
+    per_task = 10
+    for t in range(0, checks, per_task):
+        task = pack / f"t{t // per_task:03d}"
+        task.mkdir()
+        lines = [f"id: t{t // per_task:03d}", "title: bench", "minutes: 1", "checks:"]
+        for i in range(t, min(t + per_task, checks)):
+            host = "controlplane" if i % 2 == 0 else "node01"
+            if i % 3 == 0:
+                lines += [f"  - name: c{i}", f"    host: {host}", "    file: /etc/hostname",
+                          "    expect: {exists: true, type: file}"]
+            else:
+                lines += [f"  - name: c{i}", f"    host: {host}", f"    run: echo {i} && test -d /etc",
+                          f"    expect: {{stdout: {{contains: '{i}'}}}}"]
+        (task / "task.yaml").write_text("\n".join(lines) + "\n")
+        (task / "description.md").write_text("bench\n")
+    return pack
+
+
+def timed(fn, runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def ssh_argv(spec, extra=()):
+    return ["ssh", "-i", spec.key, "-o", f"UserKnownHostsFile={spec.known_hosts}", "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes", *extra, f"{spec.user}@{spec.address}"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checks", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--inventory", default=str(LAB_INVENTORY))
+    args = ap.parse_args()
+    inventory = load_inventory(Path(args.inventory))
+    with tempfile.TemporaryDirectory() as tmp:
+        pack_dir = make_pack(Path(tmp), args.checks)
+        pack = load_pack(pack_dir, inventory=inventory)
+        tasks = render(pack, list(pack.tasks), seed=0, inventory=inventory)
+        checks = [(c, command_for(c, inventory)) for t in tasks for c in t.checks]
+
+        def grader_api():
+            with Runner(inventory) as runner:
+                run = check_tasks(runner, pack, tasks)
+            bad = [c for _, c in run.all_checks() if c.status != "PASS"]
+            assert not bad, bad[0]
+
+        def grader_cli():
+            subprocess.run([sys.executable, "-m", "grader", "check", str(pack_dir), "-i", args.inventory, "--json"],
+                           check=True, capture_output=True, cwd=ROOT, timeout=300)
+
+        def per_check(extra=()):
+            for check, cmd in checks:
+                spec = inventory.hosts[check.host]
+                subprocess.run(ssh_argv(spec, extra) + [f"bash -c {shlex.quote(cmd)}"], capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=60)
+
+        control = Path(tmp) / "cm-%r@%h:%p"
+        cm = ("-o", "ControlMaster=auto", "-o", f"ControlPath={control}", "-o", "ControlPersist=120")
+
+        def raw():
+            for host in ("controlplane", "node01"):
+                script = "\n".join(f"bash -c {shlex.quote(cmd)} </dev/null >/dev/null 2>&1"
+                                   for c, cmd in checks if c.host == host)
+                subprocess.run(ssh_argv(inventory.hosts[host]) + ["bash -s"], input=script.encode(),
+                               capture_output=True, check=True, timeout=120)
+
+        grader_api()  # warm-up: host keys, page cache
+        per_check(cm)  # warm-up: opens the shared master connections
+        results = {
+            "grader": timed(grader_api, args.runs),
+            "grader-cli": timed(grader_cli, args.runs),
+            "ssh": timed(per_check, max(2, args.runs // 2)),
+            "ssh-cm": timed(lambda: per_check(cm), args.runs),
+            "raw": timed(raw, args.runs),
+        }
+        for host in ("controlplane", "node01"):
+            subprocess.run(ssh_argv(inventory.hosts[host], cm[:2] + ("-O", "exit")), capture_output=True, timeout=10)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    n = len(checks)
+    print(f"{n} checks over 2 hosts, medians of {args.runs} runs (ssh: {max(2, args.runs // 2)} runs)")
+    for name, value in med.items():
+        print(f"  {name:<11} {value:8.3f} s   {1000 * value / n:7.2f} ms/check")
+    print(f"  ratio ssh/grader     {med['ssh'] / med['grader']:7.1f}x   (target >= 30x)")
+    print(f"  ratio ssh-cm/grader  {med['ssh-cm'] / med['grader']:7.1f}x   (target >= 10x)")
+    overhead = 1000 * (med["grader"] - med["raw"]) / n
+    print(f"  grader overhead beyond the commands: {overhead:.2f} ms/check   (target <= 2 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
