@@ -1,0 +1,1 @@
+touch "$GRADER_BADINPUT_SENTINEL" # ÿþ
