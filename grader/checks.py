@@ -36,12 +36,22 @@ class Outcome:
     message: str = ""
 
 
+def kube_env(host: str, inventory) -> dict:
+    """On the kube host, commands see the inventory's kubeconfig as $KUBECONFIG."""
+    if inventory.kubeconfig and host == inventory.kube_host:
+        return {"KUBECONFIG": inventory.kubeconfig}
+    return {}
+
+
+def exports(env: dict) -> str:
+    return "".join(f"export {k}={quote(v)}\n" for k, v in sorted(env.items()))
+
+
 def command_for(check: Check, inventory, env: dict | None = None) -> str:
     if check.kind == "run":
-        return check.target
+        return exports(kube_env(check.host, inventory)) + check.target
     if check.kind == "script":
-        exports = "".join(f"export {k}={quote(v)}\n" for k, v in sorted((env or {}).items()))
-        return exports + check.target
+        return exports({**(env or {}), **kube_env(check.host, inventory)}) + check.target
     if check.kind == "file":
         return _file_command(check)
     return _kube_command(check, inventory)

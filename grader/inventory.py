@@ -13,7 +13,7 @@ transport and to the Kubernetes node name the role has in that cluster.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.errors import InventoryError

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from grader import batch
-from grader.checks import Outcome, command_for, error, evaluate
+from grader.checks import Outcome, command_for, error, evaluate, exports, kube_env
 from grader.errors import CommandTimedOut, ConnectionLost, StepFailed, TransportError
 from grader.matchers import excerpt
 from grader.model import Check, Step, Task
-from grader.results import ERROR, PASS, CheckResult
+from grader.results import PASS, CheckResult
 from grader.transport.base import CommandResult, quote
 
 
@@ -69,14 +69,13 @@ class Runner:
             raise StepFailed(f"task {task.id}: {step.label} on {step.host} exited {result.exit_code}: {detail}")
         return result
 
-    @staticmethod
-    def _step_command(task: Task, step: Step):
-        exports = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(task.env.items()))
+    def _step_command(self, task: Task, step: Step):
+        env = exports({**task.env, **kube_env(step.host, self.inventory)})
         if step.kind == "copy":
             to = quote(step.to)
             return (f"mkdir -p -- \"$(dirname -- {to})\" && cat > {to} && chmod {quote(step.mode)} -- {to}",
                     step.command.encode())
-        return "cd ~ 2>/dev/null || cd /\n" + exports + step.command, None
+        return "cd ~ 2>/dev/null || cd /\n" + env + step.command, None
 
     # --- checks --------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def register(sub) -> None:
         p.add_argument("--task", help="task id(s), comma-separated (instead of PACK/TASK)")
         add_seed(p)
         add_inventory(p)
-        p.set_defaults(func=cmd_steps, section=name)
+        p.set_defaults(func=cmd_steps, section={"solve": "solution"}.get(name, name), verb=name)
 
     p = sub.add_parser("check", help="grade the task(s) now and print what passed, failed and why")
     p.add_argument("ref", metavar="PACK[/TASK]", help=REF_HELP)
@@ -155,7 +155,7 @@ def cmd_steps(args) -> int:
     with Runner(inventory, progress=progress(args)) as runner:
         for task in tasks:
             runner.run_steps(task, args.section)
-            print(f"{task.id}: {args.section} done")
+            print(f"{task.id}: {args.verb} done")
     return EXIT_OK
 
 
