@@ -148,6 +148,12 @@ def test_invoke_lists_every_task_with_its_purpose():
     listed = dict(re.findall(r"^  (\S+)\s+(\S.*)$", out.stdout, re.M))
     for name in ("test", "lint", "lab.up", "lab.down", "validate", "bench", "build", "kind.up", "kind.down"):
         assert listed.get(name), f"invoke --list does not explain {name}: {out.stdout}"
+    doc = (ROOT / "docs" / "trainers.md").read_text()
+    table = doc[doc.index("## Developer tasks"):]
+    for name in listed:
+        group, _, action = name.partition(".")
+        assert re.search(rf"`invoke {re.escape(name)}\b" + (rf"|`invoke {group}\.\w+\b[^|\n]*\b{action}\b" if action else ""),
+                         table), f"docs/trainers.md does not document invoke {name}"
 
 
 def test_the_scanner_sees_what_the_workflow_would_run():
