@@ -135,9 +135,15 @@ class Runner:
             p.attempts += 1
             f = framed.get(p.check.key)
             if f is None:
-                why = f"{lost}" if lost else f"host {host}: no result came back for this check"
-                p.outcome = error(p.check, f"{why} (the host or its connection failed during grading; "
-                                           "run `grader lab status` or check the host, then grade again)")
+                if isinstance(lost, ConnectionLost):  # lost's own text is about the batch wrapper command
+                    why = f"host {host}: the connection dropped during grading, before this check's result came back"
+                elif isinstance(lost, CommandTimedOut):
+                    why = (f"host {host}: the grading pass ran past its {lost.timeout:g}s budget before this "
+                           "check's result came back")
+                else:
+                    why = f"host {host}: no result came back for this check"
+                p.outcome = error(p.check, f"{why} (check that the host is up, e.g. `grader lab status`, "
+                                           "then grade again)")
                 continue
             p.duration = f.duration
             if f.timed_out:
