@@ -41,7 +41,7 @@ ROOTFS_TOOLS = (
     "bash sh cat stat timeout sleep mktemp rm rmdir ls id grep egrep env echo printf mkdir touch cp mv chmod "
     "chown ln head tail wc sed tr cut sort uniq base64 sha256sum md5sum find xargs test true false date "
     "hostname uname dirname basename readlink realpath tee seq expr awk ps kill nohup setsid whoami du df "
-    "which tar gzip diff cmp nproc pgrep pkill").split()
+    "which tar gzip diff cmp nproc pgrep pkill mkfifo").split()
 
 
 def default_dir() -> Path:
