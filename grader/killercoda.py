@@ -151,7 +151,8 @@ def export_pack(ref: str, out: str | Path, *, seed: int = 0, image: str = IMAGE,
             (out / rel).chmod(0o755)
         steps.append({"title": task.title, "text": f"{folder}/text.md", "verify": f"{folder}/verify.sh",
                       "background": f"{folder}/background.sh"})
-        records[folder] = {"task": task.id, "files": {rel: sha256_text(text) for rel, text in files.items()}}
+        records[folder] = {"task": task.spec.dir.name,
+                           "files": {rel: sha256_text(text) for rel, text in files.items()}}
         report.tasks.append(folder)
         if task.params and any(isinstance(v, dict) for v in task.spec.data.get("params", {}).values()):
             report.note(f"{task.id}: random params drawn with seed {seed}; killercoda shows this one variant "
@@ -502,7 +503,7 @@ def import_scenario(scenario: str | Path, out: str | Path, *, name: str | None =
             report.note(f"{where}: not an object; skipped")
             continue
         record = _step_record(meta, step)
-        if record and _unchanged(scenario, record["files"]) and \
+        if record and record["task"] not in used and _unchanged(scenario, record["files"]) and \
                 (scenario / MARKER_DIR / "tasks" / record["task"] / "task.yaml").is_file():
             task_id = record["task"]
             _copy_tree(scenario / MARKER_DIR / "tasks" / task_id, out / task_id)
