@@ -191,7 +191,8 @@ def timer_line(session, now=None) -> tuple[str, int | None]:
     if left is not None and not session.submitted:
         level = next((m for m in reversed(WARN_MINUTES) if 0 < left <= m * 60), None)
     flagged = f" · {len(session.flags)} flagged" if session.flags else ""
-    line = f"{session.pack_name} · {len(session.tasks)} tasks{flagged} · {_clock(session, now)}"
+    n = len(session.tasks)
+    line = f"{session.pack_name} · {n} task{'s' if n != 1 else ''}{flagged} · {_clock(session, now)}"
     if level:
         line += f" · less than {level} minute{'s' if level > 1 else ''} left"
     return line, level

@@ -294,3 +294,19 @@ def test_a_drill_killed_during_setup_and_during_grading_can_be_graded(candidate)
         assert ids == [before["id"], handed_in["id"]]
     finally:
         candidate.lab.ssh("controlplane", f"rm -rf {ctl}")
+
+
+# --- the quick start's demo ---------------------------------------------------------------
+
+
+def test_demo_grades_a_half_solved_drill_and_prints_the_report(candidate):
+    r = candidate.grader("demo", "--count", 2, "--seed", random.randrange(10**6))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().splitlines()[-1].startswith("report: ")
+    res, html, _ = reports(results_dir(r.stdout))
+    assert res["mode"] == "training" and len(res["tasks"]) == 2
+    solved, left = res["tasks"]
+    assert {c["status"] for c in solved["checks"]} == {"PASS"} and solved["time_spent"] is not None
+    assert "FAIL" in {c["status"] for c in left["checks"]} and left["time_spent"] is None
+    assert "stand-in candidate: solving 1 of 2 tasks" in r.stderr
+    assert "script" not in Page(html).tags
