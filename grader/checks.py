@@ -197,6 +197,17 @@ def _kube_name(check: Check) -> str:
     return what
 
 
+KLOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")
+
+
+def _kubectl_cause(stderr: str) -> str:
+    """kubectl's own last word ("The connection to the server ... was refused"), not the
+    klog lines (E1126 12:00:00 ... memcache.go ...) it prints before it."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    plain = [ln for ln in lines if not KLOG_LINE.match(ln)]
+    return (plain or lines or [""])[-1]
+
+
 def _evaluate_kube(check: Check, r: CommandResult) -> Outcome:
     e = check.expect
     expected = _expected_of(check)
@@ -209,8 +220,9 @@ def _evaluate_kube(check: Check, r: CommandResult) -> Outcome:
             if not e.get("exists", True):
                 return Outcome(PASS, expected, f"{what} not found")
             return Outcome(FAIL, expected, f"{what} not found")
-        return Outcome(ERROR, expected, f"kubectl exit code {r.exit_code}: {excerpt(r.stderr, 300)}",
-                       f"kubectl on {check.host} could not answer: {excerpt(r.stderr, 200)} "
+        cause = _kubectl_cause(r.stderr)
+        return Outcome(ERROR, expected, f"kubectl exit code {r.exit_code}: {excerpt(cause, 300)}",
+                       f"kubectl on {check.host} could not answer: {excerpt(cause, 200)} "
                        "(is the apiserver up and the kubeconfig right? try `kubectl get nodes` there)")
     # by name, exit 0 means it exists; by selector without jsonpath, `-o name` lists the matches
     # (with a jsonpath a selector yields a List, possibly empty, and the jsonpath decides)
