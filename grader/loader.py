@@ -118,7 +118,7 @@ def lint_pack(ref: str | Path, *, inventory=None, check_templates: bool = True):
                 exam_minutes=exam.get("minutes"), pass_percent=float(exam.get("pass_percent", DEFAULT_PASS_PERCENT)),
                 count=exam.get("count"), domains=dict(data.get("domains", {})),
                 hosts=tuple(data.get("hosts", ("controlplane", "node01"))), tasks=tuple(specs),
-                archive=None)
+                archive=Path(ref) if str(ref).endswith((".tar.gz", ".tgz")) else None)
     if check_templates and not problems:
         problems.extend(_trial_render(pack, inventory))
     return pack, problems
