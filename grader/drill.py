@@ -70,7 +70,7 @@ def _pack_ref(ref: str) -> str:
 
 
 def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=None, mode="exam",
-          inventory_flag=None, trust_on_first_use=False, say=None, on_saved=None) -> tuple:
+          inventory_flag=None, trust_on_first_use=False, say=None) -> tuple:
     """Choose, record, set up.  Returns (session, pack, [Task]).  A setup that fails
     resets what was set up and forgets the session before raising."""
     from grader.lifecycle import render
@@ -99,8 +99,6 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
         if busy and busy.phase in ACTIVE:
             raise busy_error(busy)
         store.save(session)                     # before any setup: the start time is fixed now
-    if on_saved:
-        on_saved(session)
     try:
         with Runner(inventory) as runner:
             for n, task in enumerate(tasks, 1):
@@ -111,11 +109,12 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
                 store.update(lambda s, t=task.id: s.setup.__setitem__(t, DONE))
     except (GraderError, KeyboardInterrupt) as exc:
         say("setup did not complete: resetting the tasks")
-        _reset_quietly(inventory, tasks, store)
+        _reset_quietly(inventory, tasks)
         store.clear()
         if isinstance(exc, GraderError):
             exc.message = f"drill not started: {exc.message} (the tasks were reset; no drill is running)"
         raise
+
     def running(s: Session):
         s.phase, s.pid = RUNNING, None
     session = store.update(running)
@@ -131,7 +130,7 @@ def busy_error(session: Session) -> DrillError:
                       "hand it in with `grader drill grade` or drop it with `grader drill abort` first")
 
 
-def _reset_quietly(inventory, tasks, store: Store | None = None) -> list[str]:
+def _reset_quietly(inventory, tasks) -> list[str]:
     from grader.runner import Runner
 
     problems = []
