@@ -142,9 +142,18 @@ class ExtraSSHD:
     def kill(self) -> None:
         """SIGKILL the sshd and everything it started: every connection drops at once."""
         if self.proc is not None:
+            self.signal(signal.SIGCONT)
             self._kill(self.proc.pid)
             self.proc.wait(timeout=10)
             self.proc = None
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the sshd and everything it started (SIGSTOP: the host freezes)."""
+        for p in _tree(self.proc.pid):
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
 
     def reserve_dead_port(self) -> None:
         """A port of the controlplane address where nothing listens (the host is 'down')."""
@@ -270,6 +279,57 @@ def test_sshd_killed_mid_pass(lab, extra, tmp_path):
     got = assert_completed(proc, tmp_path / "out")
     assert got["node01 answers"]["status"] == "PASS"
     assert got["first"]["status"] == "PASS", "the result that arrived before the drop was lost"
+    for name in ("second", "third"):
+        assert_error(got[name], "extra", "grade again")
+
+
+# --- a host that freezes (a paused VM: TCP still accepted, nothing answers) ---------------------
+
+def test_host_frozen_before_grading(lab, extra, tmp_path):
+    extra.start().trust()
+    extra.signal(signal.SIGSTOP)
+    inv = write_inventory(lab, extra, tmp_path / "inv.yaml")
+    pack = write_pack(tmp_path / "pack", [NODE01_OK, {"name": "extra", "host": "extra", "run": "true"}])
+    start = time.monotonic()
+    got = assert_completed(grader("check", pack, "-i", inv, "-o", tmp_path / "out"), tmp_path / "out")
+    assert time.monotonic() - start < 40
+    assert got["node01 answers"]["status"] == "PASS"
+    assert_error(got["extra"], "extra", "no SSH answer", "is the host up?")
+
+
+def test_host_frozen_mid_pass(lab, extra, tmp_path):
+    extra.start().trust()
+    inv = write_inventory(lab, extra, tmp_path / "inv.yaml")
+    marker = tmp_path / "second-check-started"
+    pack = write_pack(tmp_path / "pack", [
+        NODE01_OK,
+        {"name": "first", "host": "extra", "run": "echo first", "expect": {"stdout": "first"}, "timeout": 1},
+        {"name": "second", "host": "extra", "run": f"touch {marker} && sleep 60", "timeout": 5},
+        {"name": "third", "host": "extra", "run": "echo third", "timeout": 1},
+    ])
+    env = {k: v for k, v in os.environ.items() if k != "GRADER_INVENTORY"}
+    env["PYTHONPATH"] = str(REPO)
+    start = time.monotonic()
+    with subprocess.Popen([sys.executable, "-m", "grader", "check", str(pack), "-i", str(inv), "-o",
+                           str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env, stdin=subprocess.DEVNULL) as run:
+        try:
+            deadline = time.monotonic() + 60
+            while not marker.exists():
+                assert run.poll() is None, run.communicate()
+                assert time.monotonic() < deadline, "the second check never started"
+                time.sleep(0.05)
+            extra.signal(signal.SIGSTOP)
+            stdout, stderr = run.communicate(timeout=90)
+        finally:
+            if run.poll() is None:
+                run.kill()
+    took = time.monotonic() - start
+    proc = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
+    got = assert_completed(proc, tmp_path / "out")
+    assert took < 60, f"grading took {took:.0f}s"
+    assert got["node01 answers"]["status"] == "PASS"
+    assert got["first"]["status"] == "PASS", "the result that arrived before the freeze was lost"
     for name in ("second", "third"):
         assert_error(got[name], "extra", "grade again")
 
