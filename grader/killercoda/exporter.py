@@ -131,6 +131,7 @@ def step_text(task) -> str:
 
 def _payload(task, step) -> str:
     """The bash text one step runs, exactly as grader's runner builds it."""
+    from grader.checks import exports
     from grader.transport.base import quote
 
     if step.kind == "copy":
@@ -138,8 +139,7 @@ def _payload(task, step) -> str:
         data = base64.encodebytes(step.command.encode()).decode()
         return (f"set -e\nmkdir -p -- \"$(dirname -- {to})\"\nbase64 -d > {to} <<'GRADER_COPY'\n{data}"
                 f"GRADER_COPY\nchmod {quote(step.mode)} -- {to}\n")
-    exports = "".join(f"export {k}={quote(v)}\n" for k, v in sorted(task.env.items()))
-    return "cd ~ 2>/dev/null || cd /\n" + exports + step.command
+    return "cd ~ 2>/dev/null || cd /\n" + exports(task.env) + step.command
 
 
 BACKGROUND_HEAD = """#!/bin/bash
