@@ -20,8 +20,6 @@ from __future__ import annotations
 import base64
 import html.parser
 import json
-import os
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
