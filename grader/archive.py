@@ -144,7 +144,7 @@ def build(ref: str, out_dir: str | Path, *, lint: bool = True) -> tuple[Path, Ma
     Raises PackError when lint finds problems (the message names how many and the
     first; `lint_problems()` gives them all).  Returns (archive path, manifest).
     """
-    from grader.loader import find_pack
+    from grader.packs import find_pack
 
     root = find_pack(str(ref))
     if lint:

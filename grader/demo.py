@@ -18,7 +18,7 @@ def run_demo(*, pack: str = "linux-networking", count: int | None = None, seed: 
     from grader import drill
     from grader.errors import EXIT_ENVIRONMENT, EXIT_OK
     from grader.lab import Lab
-    from grader.loader import peek_pack
+    from grader.packs import peek_pack
     from grader.report.terminal import render_markdown, render_run
     from grader.runner import Runner
     from grader.scoring import score

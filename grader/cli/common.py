@@ -36,7 +36,7 @@ def split_ref(ref: str, task_opt: str | None = None):
     """PACK, PACK/TASK, or a task folder -> (pack ref, [task ids] or None)."""
     from pathlib import Path
 
-    from grader.loader import PACK_FILE, TASK_FILE
+    from grader.packs import PACK_FILE, TASK_FILE
 
     path = Path(ref)
     tasks = [t for t in (task_opt or "").split(",") if t] or None

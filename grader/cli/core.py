@@ -67,7 +67,7 @@ def register(sub) -> None:
 
 
 def cmd_list(args) -> int:
-    from grader.loader import builtin_names, load_pack, peek_pack
+    from grader.packs import builtin_names, peek_pack
 
     if not args.pack:
         rows = [peek_pack(name) for name in builtin_names()]
@@ -77,6 +77,8 @@ def cmd_list(args) -> int:
             for r in rows:
                 print(f"{r['name']:<22} {r['version']:<8} {r['tasks']:>3} tasks  {r['target']:<10} {r['title']}")
         return EXIT_OK
+    from grader.loader import load_pack
+
     pack = load_pack(args.pack, check_templates=False)
     rows = [{"id": t.id, "title": t.title, "domain": t.domain, "minutes": t.minutes, "points": t.weight}
             for t in pack.tasks]
@@ -119,17 +121,22 @@ def cmd_show(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from grader.lint import lint
+    from grader.lint import is_warning, lint
 
     report = {ref: lint(ref) for ref in args.packs}
+    problems = {ref: [line for line in lines if not is_warning(line)] for ref, lines in report.items()}
+    warnings = {ref: [line for line in lines if is_warning(line)] for ref, lines in report.items()}
     if args.json:
-        emit_json({ref: problems for ref, problems in report.items()})
+        emit_json({ref: {"problems": problems[ref], "warnings": warnings[ref]} for ref in report})
     else:
-        for ref, problems in report.items():
-            for line in problems:
+        for ref in report:
+            for line in problems[ref]:
                 print(line)
-            print(f"{ref}: {'ok' if not problems else f'{len(problems)} problem(s)'}", file=sys.stderr)
-    return 2 if any(report.values()) else EXIT_OK
+            for line in warnings[ref]:
+                print(f"warning: {line}", file=sys.stderr)
+            count = len(problems[ref])
+            print(f"{ref}: {'ok' if not count else f'{count} problem(s)'}", file=sys.stderr)
+    return 2 if any(problems.values()) else EXIT_OK
 
 
 def cmd_exec(args) -> int:

@@ -57,7 +57,7 @@ def _usage() -> int:
 def cmd_build(args) -> int:
     from grader.archive import build, describe, lint_problems
     from grader.errors import PackError
-    from grader.loader import find_pack
+    from grader.packs import find_pack
 
     root = find_pack(args.pack)
     problems = lint_problems(str(root))
