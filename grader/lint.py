@@ -53,3 +53,8 @@ def _external(pack, inventory) -> list[str]:
     if unique:
         problems += lint_scripts(unique)
     return problems
+
+
+def is_warning(line: str) -> bool:
+    """A tool that is not installed makes a warning, not a problem: lint did what it could."""
+    return " is not installed, so " in line
