@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.errors import ResultsFileError
@@ -15,6 +16,12 @@ from grader.errors import ResultsFileError
 SCHEMA = "grader-results/1"
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 STATUSES = (PASS, FAIL, ERROR)
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time as results and drill files hold it ('Z' allowed; no offset means UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 @dataclass

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from grader.results import parse_iso
+
 
 def num(value: float | int | None) -> str:
     """2.0 -> '2', 1.5 -> '1.5', 0.3333 -> '0.33'."""
@@ -38,10 +40,9 @@ def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def when(text: str | None) -> str:
