@@ -139,18 +139,28 @@ def _most_specific(error):
     branches = error.validator_value
     meant = [index for index, branch in enumerate(branches)
              if branch.get("required") and all(k in error.instance for k in branch["required"])]
+    nested = False
+    if not meant and not any(branch.get("required") for branch in branches):
+        # a matcher: the one mapping branch, when the problem is inside it ({not: {equalz: 1}})
+        meant, nested = [i for i, branch in enumerate(branches) if branch.get("type") == "object"], True
     if len(meant) != 1:  # none or several kinds: that is the error, not a detail of one branch
         return error
     index = meant[0]
     inner = [e for e in error.context if e.schema_path and e.schema_path[0] == index
              and e.validator not in ("not", "required")]
     if inner:
-        return _most_specific(max(inner, key=lambda e: len(e.absolute_path)))
+        deepest = max(inner, key=lambda e: len(e.absolute_path))
+        if nested and len(deepest.absolute_path) <= len(error.absolute_path):
+            return error  # a problem of this mapping itself: _describe says it better
+        return _most_specific(deepest)
     return error
 
 
 def _describe(error) -> str:
     inst = error.instance
+    if error.validator == "anyOf" and isinstance(inst, dict) and not any(b.get("required")
+                                                                         for b in error.validator_value):
+        return _describe_mapping(inst, MATCHERS)  # expect.exit: a code, a list of codes, or a matcher
     if error.validator == "oneOf" and isinstance(inst, dict):
         branch_keys = {k for branch in error.validator_value for k in branch.get("required", [])}
         if not branch_keys & {"run", "script", "copy", "file", "kube"}:  # a matcher or a param
