@@ -7,6 +7,7 @@ command).  The CLI maps the class to an exit code and prints only the message:
     1  checks failed, or the score is below the pass mark
     2  bad input or usage (pack, task, inventory, archive, results file, flags)
     3  the environment prevented judging (host unreachable, auth, timeout, kubectl)
+    4  internal error (a bug in grader)
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_INTERNAL = 4     # a bug in grader, never a verdict on the candidate
 
 
 class GraderError(Exception):

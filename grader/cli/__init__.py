@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from grader import __version__
-from grader.errors import EXIT_USAGE, GraderError
+from grader.errors import EXIT_INTERNAL, EXIT_USAGE, GraderError
 
 # (module, ...) in the order they appear in --help
 GROUPS = ("core", "drill", "report", "lab", "pack", "interop")
@@ -20,6 +20,7 @@ EXIT_CODES_HELP = """exit codes:
   1  checks failed, or the score is below the pass mark
   2  bad input or usage (pack, task, inventory, archive, results file, flags)
   3  the environment prevented judging (host unreachable, auth, timeout, kubectl)
+  4  internal error: a bug in grader (GRADER_DEBUG=1 shows the traceback)
 """
 
 
@@ -65,3 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug in grader: one line, the traceback only on request
+        import os
+
+        if os.environ.get("GRADER_DEBUG"):
+            raise
+        print(f"grader: internal error: {type(exc).__name__}: {exc} (this is a bug in grader; "
+              "run again with GRADER_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return EXIT_INTERNAL

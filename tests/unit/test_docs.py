@@ -83,3 +83,17 @@ def test_every_command_has_help():
         with pytest.raises(SystemExit) as exc:
             build_parser().parse_args(argv)
         assert exc.value.code == 0
+
+
+def test_an_internal_error_is_one_line_and_exit_4(monkeypatch, capsys):
+    """A bug in grader (here: a handler that raises) is reported, not a traceback."""
+    import grader.cli.core as core
+    from grader.cli import main
+
+    def boom(args):
+        raise ZeroDivisionError("planted")
+    monkeypatch.setattr(core, "cmd_list", boom)
+    monkeypatch.delenv("GRADER_DEBUG", raising=False)
+    assert main(["list"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: ZeroDivisionError: planted" in err and "Traceback" not in err
