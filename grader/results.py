@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.errors import ResultsFileError
@@ -16,12 +15,6 @@ from grader.errors import ResultsFileError
 SCHEMA = "grader-results/1"
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 STATUSES = (PASS, FAIL, ERROR)
-
-
-def parse_iso(text: str) -> datetime:
-    """An ISO 8601 time as results and drill files hold it ('Z' allowed; no offset means UTC)."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -120,13 +113,20 @@ def from_dict(data, *, source: str = "results") -> RunResult:
 
 
 def load(path: Path) -> RunResult:
+    return from_dict(read(path), source=str(path))
+
+
+def read(path: Path):
+    """The parsed JSON of a results file, checked only for its `schema` marker."""
     try:
         data = json.loads(Path(path).read_text())
     except OSError as exc:
         raise ResultsFileError(f"{path}: cannot read: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsFileError(f"{path}: not a grader results file (not JSON: {exc})") from None
-    return from_dict(data, source=str(path))
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ResultsFileError(f"{path}: not a grader results file (expected \"schema\": \"{SCHEMA}\")")
+    return data
 
 
 def _build(cls, data: dict):

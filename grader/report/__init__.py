@@ -36,12 +36,11 @@ def load_results(path: str | Path):
     Anything else -> ResultsFileError (one line)."""
     from grader import results
 
-    run = results.load(Path(path))        # not JSON / not a results file / lacks fields
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    problem = validation_error(data)
+    data = results.read(Path(path))       # not JSON / not a results file (names the file)
+    problem = validation_error(data)      # the schema names the key, so it speaks first
     if problem:
         raise ResultsFileError(f"{path}: malformed results: {problem}")
-    return run
+    return results.from_dict(data, source=str(path))
 
 
 def validation_error(data) -> str | None:
