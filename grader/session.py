@@ -28,7 +28,6 @@ from pathlib import Path
 
 from grader.archive import HOME_ENV, grader_home  # noqa: F401  (one GRADER_HOME for drills and the pack cache)
 from grader.errors import DrillError, UsageError
-from grader.results import parse_iso
 
 SCHEMA = "grader-drill/1"
 SETTING_UP, RUNNING, GRADING, GRADED = "setting-up", "running", "grading", "graded"
@@ -44,6 +43,12 @@ def utcnow() -> datetime:
 
 def iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time as drill and results files hold it ('Z' allowed; no offset means UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def deadline_for(started: str, minutes: float | None) -> str | None:
