@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import ArchiveError, PackError
+from grader.session import HOME_ENV, grader_home
 
 FORMAT = "grader-pack/1"
 MANIFEST = "MANIFEST.json"
-HOME_ENV = "GRADER_HOME"
 SUFFIXES = (".tar.gz", ".tgz")
 # limits against archive bombs (a pack is text: a few hundred kB)
 MAX_MEMBERS = 5000
@@ -67,10 +67,6 @@ class Manifest:
         return json.dumps({"format": FORMAT, "name": self.name, "version": self.version,
                            "files": dict(sorted(self.files.items())), "digest": self.digest},
                           indent=2) + "\n"
-
-
-def grader_home() -> Path:
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".grader")
 
 
 def cache_root() -> Path:

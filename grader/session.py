@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from grader.archive import HOME_ENV, grader_home  # noqa: F401  (one GRADER_HOME for drills and the pack cache)
 from grader.errors import DrillError, UsageError
 
 SCHEMA = "grader-drill/1"
+HOME_ENV = "GRADER_HOME"
 SETTING_UP, RUNNING, GRADING, GRADED = "setting-up", "running", "grading", "graded"
 ACTIVE = (SETTING_UP, RUNNING, GRADING)       # a session in these phases blocks a new start
 MODES = ("exam", "training")
@@ -217,6 +217,11 @@ def new_seed() -> int:
 
 
 # --- files ---------------------------------------------------------------------
+
+
+def grader_home() -> Path:
+    """GRADER_HOME, else ~/.grader: the drill state here, and the pack archive cache (grader.archive)."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".grader")
 
 
 def write_atomic(path: Path, text: str) -> None:
