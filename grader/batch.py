@@ -3,12 +3,14 @@
 Each command runs as it would alone in a fresh shell: in a subshell of the batch
 (`( eval CMD )`, a fork, no exec) with stdin from /dev/null, in the login folder, with
 the batch's own variables and functions removed, job control off, its stdout and stderr
-kept apart.  Every command has its own timeout: a watchdog (one background loop per
-batch, fed through a FIFO, no process per command) sends TERM to the command's whole
+kept apart.  Every command has its own timeout: a watchdog (one bash coprocess per
+batch, fed through its pipe, no process per command) sends TERM to the command's whole
 process group at its deadline and KILL two seconds later.  Around each command the
 script prints a frame marker carrying a random nonce on both streams, so the output of
 one command can never be mistaken for the frame of another.  Durations come from bash's
-$EPOCHREALTIME.  Known difference from `bash -c CMD`: `$$` is the batch's PID.
+$EPOCHREALTIME.  The script is read by `bash -s`: no temporary file, and the batch
+starts no program of its own.  Known differences from `bash -c CMD`: `$$` is the
+batch's PID and `$-` shows `s`.
 
     script = build([Item(key, command, timeout), ...], nonce)
     results = parse(stdout, stderr, nonce, items)   # key -> Framed
@@ -49,12 +51,10 @@ def new_nonce() -> str:
 PRELUDE = r"""exec 3>&2 2>/dev/null
 cd ~ 2>/dev/null || cd /
 set -m
-__gd=$(mktemp -d) && mkfifo "$__gd/w" && exec 4<>"$__gd/w" || { echo "grader: cannot create a FIFO" >&3; exit 97; }
-rm -rf "$__gd"
 __gw() {
   local pid=0 dl=0 now np nd
   while kill -0 "$$"; do
-    if read -r -t 0.05 -u 4 np nd; then
+    if read -r -t 0.05 np nd; then
       [ "$np" = stop ] && return
       pid=$np dl=$nd
       continue
@@ -68,22 +68,22 @@ __gw() {
   done
   [ "$pid" = 0 ] || kill -KILL -- "-$pid"
 }
-__gw </dev/null >/dev/null &
-__gwp=$!
+coproc __GW { __gw >/dev/null; }
+__gwfd=${__GW[1]} __grfd=${__GW[0]}
 _g() {
   local __gs=$EPOCHREALTIME __grc __gp
   printf '@@%s:B:%s\n' "$__gn" "$1"; printf '@@%s:B:%s\n' "$__gn" "$1" >&3
-  ( set +m; __gc=$3; set --; unset -f _g __gw; unset __gd __gwp __gn __gs __grc __gp; exec 2>&3 3>&- 4>&-
-    eval "$__gc" ) </dev/null &
+  ( set +m; __gc=$3; set --; unset -f _g __gw; exec 2>&3 3>&- {__gwfd}>&- {__grfd}<&-
+    unset __gn __gs __grc __gp __GW __GW_PID __gwfd __grfd; eval "$__gc" ) </dev/null &
   __gp=$!
-  printf '%s %s\n' "$__gp" "$(( ${__gs/[.,]/} + $2 ))" >&4
+  printf '%s %s\n' "$__gp" "$(( ${__gs/[.,]/} + $2 ))" >&"$__gwfd"
   wait "$__gp"; __grc=$?
-  printf '0 0\n' >&4
+  printf '0 0\n' >&"$__gwfd"
   printf '\n@@%s:E:%s:%s:%s:%s\n' "$__gn" "$1" "$__grc" "$__gs" "$EPOCHREALTIME"
   printf '\n@@%s:E:%s\n' "$__gn" "$1" >&3
 }
 """
-EPILOGUE = 'printf \'stop 0\\n\' >&4; wait "$__gwp"; exit 0'
+EPILOGUE = 'printf \'stop 0\\n\' >&"$__gwfd"; wait "$__GW_PID"; exit 0'
 
 
 def build(items: list[Item], nonce: str) -> str:

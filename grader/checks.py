@@ -57,13 +57,21 @@ def command_for(check: Check, inventory, env: dict | None = None) -> str:
     return _kube_command(check, inventory)
 
 
+STAT_KEYS = ("mode", "owner", "group")
+
+
 def _file_command(check: Check) -> str:
-    """One `stat` (plus `head` when content matters): type|mode|owner|group, then the content."""
+    """type|mode|owner|group on the first line, then the content.  The type comes from shell
+    tests; `stat` runs only when mode, owner or group matter, `head` only when content does."""
     p = quote(check.target)
+    if any(k in check.expect for k in STAT_KEYS):
+        meta = f"{{ stat -L -c \"$t|%a|%U|%G\" -- {p} 2>/dev/null || stat -c \"$t|%a|%U|%G\" -- {p}; }}"
+    else:
+        meta = "printf '%s|||\\n' \"$t\""
     content = f" && head -c {CONTENT_LIMIT} -- {p}" if "content" in check.expect else ""
-    link = "'symbolic link|%a|%U|%G'"
-    return (f"if [ -L {p} ]; then {{ stat -L -c {link} -- {p} 2>/dev/null || stat -c {link} -- {p}; }}{content}; "
-            f"elif [ -e {p} ]; then stat -c '%F|%a|%U|%G' -- {p}{content}; else echo {ABSENT}; fi")
+    return (f"if [ -L {p} ]; then t='symbolic link'; elif [ -d {p} ]; then t=directory; "
+            f"elif [ -f {p} ]; then t='regular file'; elif [ -e {p} ]; then t=other; "
+            f"else echo {ABSENT}; exit 0; fi; {meta}{content}")
 
 
 def _kube_command(check: Check, inventory) -> str:
@@ -170,7 +178,7 @@ def _evaluate_file(check: Check, r: CommandResult) -> Outcome:
         return Outcome(ERROR, expected, repr(excerpt(r.stdout, 200)),
                        f"unexpected stat output on {check.host}; is coreutils' stat installed?")
     kind, mode, owner, group = fields
-    kind = {"regular file": "file", "regular empty file": "file", "symbolic link": "symlink"}.get(kind, kind)
+    kind = {"regular file": "file", "symbolic link": "symlink"}.get(kind, kind)
     misses = []
     if "type" in e and e["type"] != kind:
         misses.append(f"type {kind}")
@@ -184,7 +192,8 @@ def _evaluate_file(check: Check, r: CommandResult) -> Outcome:
         misses.append(f"content {_shown(check, content)}")
     if misses:
         return Outcome(FAIL, expected, "; ".join(misses))
-    return Outcome(PASS, expected, f"{check.target}: {kind}, mode {int(mode, 8):04o}, {owner}:{group}")
+    facts = [kind] + ([f"mode {int(mode, 8):04o}", f"{owner}:{group}"] if mode else [])
+    return Outcome(PASS, expected, f"{check.target}: {', '.join(facts)}")
 
 
 def _kube_name(check: Check) -> str:

@@ -118,7 +118,7 @@ class Runner:
         lost = None
         try:
             transport = self.pool.get(host)
-            raw = transport.run("f=$(mktemp) && cat > \"$f\" && bash \"$f\"; rc=$?; rm -f \"$f\"; exit $rc",
+            raw = transport.run("exec bash -s",
                                 timeout=batch.budget(items), stdin=script.encode())
             stdout, stderr = raw.stdout, raw.stderr
         except (ConnectionLost, CommandTimedOut) as exc:

@@ -43,6 +43,11 @@ def _env(command: bool):
     return env
 
 
+@lru_cache(maxsize=4096)
+def _compiled(template: str, command: bool):
+    return _env(command).from_string(template)
+
+
 def draw_params(spec: TaskSpec, seed: int) -> dict:
     out = {}
     for name, value in spec.data.get("params", {}).items():
@@ -77,10 +82,12 @@ class _Renderer:
     def text(self, template, *path, command=False):
         if not isinstance(template, str):
             return template
+        if "{" not in template:          # no {{ }}, {% %} or {# #}: nothing to render
+            return template
         import jinja2
 
         try:
-            return _env(command).from_string(template).render(self.context)
+            return _compiled(template, command).render(self.context)
         except jinja2.TemplateSyntaxError as exc:
             raise self._error(f"template syntax error: {exc.message}", path, lineno=exc.lineno) from None
         except jinja2.UndefinedError as exc:

@@ -98,6 +98,13 @@ def schema(name: str) -> dict:
     return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
 
 
+@lru_cache(maxsize=None)
+def _validator(name: str):
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema(name))
+
+
 def key_path(path) -> str:
     out = ""
     for part in path:
@@ -107,9 +114,7 @@ def key_path(path) -> str:
 
 def validate(data, schema_name: str, file: Path) -> list[PackError]:
     """Every schema problem of `data`, each as a PackError naming file, line and key."""
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema(schema_name))
+    validator = _validator(schema_name)
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         error = _most_specific(error)
