@@ -16,6 +16,7 @@ from grader.packs import PACK_FILE, TASK_FILE, find_pack
 from grader.yamlsrc import load_yaml, validate
 
 DESCRIPTION_FILE = "description.md"
+LIB_DIR = "lib"          # a pack's shared scripts and files, named from tasks as ../lib/NAME
 
 
 def load_pack(ref: str | Path, *, inventory=None, check_templates: bool = True) -> Pack:
@@ -54,7 +55,7 @@ def lint_pack(ref: str | Path, *, inventory=None, check_templates: bool = True):
         seen[spec.id] = spec.file
         specs.append(spec)
     stray = [p.name for p in root.iterdir() if p.is_dir() and not (p / TASK_FILE).is_file()
-             and not p.name.startswith(".")]
+             and not p.name.startswith(".") and p.name != LIB_DIR]
     for name in stray:
         problems.append(PackError(f"folder '{name}' has no {TASK_FILE}", file=str(root / name)))
     if not specs and not problems:
@@ -87,8 +88,8 @@ def _load_task(task_dir: Path):
                 if not isinstance(name, str):
                     continue
                 path = (task_dir / name)
-                if not _inside(path, task_dir):
-                    problems.append(PackError(f"'{name}' points outside the task folder", file=str(file),
+                if not _inside(path, task_dir.parent):
+                    problems.append(PackError(f"'{name}' points outside the pack", file=str(file),
                                               line=item.lines.get(key), key=f"{section}[{i}].{key}"))
                 elif not path.is_file():
                     problems.append(PackError(f"file '{name}' not found in {task_dir}", file=str(file),
