@@ -2,7 +2,8 @@
 
 The loader's problems (schema, unknown keys, files, duplicate ids, templates), then
 each Kubernetes manifest (`*.yaml` files besides task.yaml, rendered with seed 0)
-against the Kubernetes schemas, and each script with shellcheck.
+against the Kubernetes schemas, and each script and `run` command (rendered) with
+shellcheck.
 """
 from __future__ import annotations
 
@@ -34,14 +35,16 @@ def _external(pack, inventory) -> list[str]:
     for spec in pack.tasks:
         task = render_task(spec, seed=0, inventory=inventory, roles=pack.hosts)
         for step in task.setup + task.solution + task.reset:
-            name = f"{spec.dir / step.source}" if step.source else f"{spec.file} {step.label}"
+            name = f"{spec.dir / step.source}" if step.source else f"{spec.file} {step.label}.run"
             if step.kind == "copy" and step.source.endswith(MANIFEST_SUFFIXES):
                 manifests.append((name, step.command))
-            elif step.kind == "script":
+            elif step.kind in ("script", "run"):
                 scripts.append((name, step.command))
         for check in task.checks:
             if check.kind == "script":
                 scripts.append((f"{spec.dir / spec.data['checks'][check.index]['script']}", check.target))
+            elif check.kind == "run":
+                scripts.append((f"{spec.file} checks[{check.index}].run", check.target))
     seen, unique = set(), []
     for item in scripts:
         if item[0] not in seen:
