@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # The broken state: a web service listens on 127.0.0.1:$PORT inside namespace `loopns`,
 # and the namespace's loopback is switched off, so nobody can reach the service.
-# Runs after reset.sh, so it always starts from a clean host.
+# $NS and $STATE are the task's params ns and state. Runs after ../lib/netns-teardown.sh,
+# so it always starts from a clean host.
 set -eu
-NS=loopns
-STATE=/run/grader-state/linux-networking/loopback-down
 
 mkdir -p "$STATE/www"
 echo "hello from inside $NS" > "$STATE/www/index.html"

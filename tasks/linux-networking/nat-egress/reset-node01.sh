@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # node01: stop the address-echo service and remove its files. Safe to run twice.
 set -u
-STATE=/run/grader-state/linux-networking/nat-egress-node01
+STATE=/run/grader-state/linux-networking/nat-egress-node01  # node01's own, not the param state
 if [ -f "$STATE/echo.pid" ]; then
   pid=$(cat "$STATE/echo.pid")
   if grep -q whoami.py "/proc/$pid/cmdline" 2>/dev/null; then

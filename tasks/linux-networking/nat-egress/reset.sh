@@ -1,28 +1,11 @@
 #!/usr/bin/env bash
-# controlplane: remove everything this drill creates (the namespace `natns`, anything
-# running in it, the veth pair, every NAT and FORWARD rule that names 10.0.4.0/24) and put
-# net.ipv4.ip_forward back to the value it had before setup. Safe to run any number of times.
+# controlplane, this drill's own part of the reset: remove every NAT and FORWARD rule that
+# names 10.0.4.0/24 and put net.ipv4.ip_forward back to the value it had before setup.
+# Runs before ../lib/netns-teardown.sh, which removes the namespace `natns`, anything
+# running in it, the veth pair and the state folder $STATE (the task's param state) this
+# reads. $NET is the task's param net. Safe to run any number of times.
 set -u
-NS=natns
-SUBNET=10.0.4.0/24
-STATE=/run/grader-state/linux-networking/nat-egress
-
-if ip netns list | awk '{print $1}' | grep -qx "$NS"; then
-  for _ in $(seq 1 25); do
-    pids=$(ip netns pids "$NS")
-    [ -z "$pids" ] && break
-    # shellcheck disable=SC2086  # one pid per word on purpose
-    kill $pids 2>/dev/null
-    sleep 0.2
-  done
-  ip netns pids "$NS" | xargs -r kill -9 2>/dev/null
-  ip netns del "$NS"
-fi
-for _ in $(seq 1 25); do
-  ip link show dev veth-nat >/dev/null 2>&1 || break
-  ip link del dev veth-nat 2>/dev/null
-  sleep 0.2
-done
+SUBNET=10.0.$NET.0/24
 
 # Rules that mention the drill's subnet are the drill's (setup never adds one; the
 # solution and the candidate do). `iptables -S` prints them as arguments; swap -A for -D.
@@ -41,6 +24,4 @@ fi
 if [ -f "$STATE/ip_forward" ]; then
   cat "$STATE/ip_forward" > /proc/sys/net/ipv4/ip_forward
 fi
-rm -rf "$STATE"
-rmdir /run/grader-state/linux-networking /run/grader-state 2>/dev/null
 exit 0

@@ -3,7 +3,7 @@
 # address it sees, so a check can tell whether controlplane rewrote the source.
 # Starts it only if it is not already running (idempotent).
 set -eu
-STATE=/run/grader-state/linux-networking/nat-egress-node01
+STATE=/run/grader-state/linux-networking/nat-egress-node01  # node01's own, not the param state
 mkdir -p "$STATE"
 
 if [ -f "$STATE/echo.pid" ] && kill -0 "$(cat "$STATE/echo.pid")" 2>/dev/null \

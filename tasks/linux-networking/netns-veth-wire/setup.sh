@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The broken state: namespace `myns` exists, and nothing connects it to anything.
-# Runs after reset.sh, so it always starts from a clean host.
+# The broken state: namespace `myns` ($NS, the task's param ns) exists, and nothing
+# connects it to anything. Runs after ../lib/netns-teardown.sh, so it always starts from a
+# clean host.
 set -eu
 SUBNET=10.0.0.0/24
 
@@ -11,4 +12,4 @@ if [ -n "$overlap" ]; then
   exit 1
 fi
 
-ip netns add myns
+ip netns add "$NS"
