@@ -20,7 +20,8 @@ from grader.transport.base import CommandResult, quote
 
 CONTENT_LIMIT = 1024 * 1024
 ABSENT = "@@grader:absent"
-NOT_FOUND = re.compile(r"\(NotFound\)|\bnot found\b", re.IGNORECASE)
+# only the apiserver saying so: "context ... not found" or "kubectl: command not found" are not facts
+NOT_FOUND = re.compile(r"^Error from server \(NotFound\):", re.MULTILINE)
 # kubectl answers that mean the cluster, not the candidate, is the problem
 KUBE_ENV_ERRORS = re.compile(
     r"Unable to connect to the server|The connection to the server .* was refused|couldn't get current server API"
@@ -68,7 +69,8 @@ def _file_command(check: Check) -> str:
         meta = f"{{ stat -L -c \"$t|%a|%U|%G\" -- {p} 2>/dev/null || stat -c \"$t|%a|%U|%G\" -- {p}; }}"
     else:
         meta = "printf '%s|||\\n' \"$t\""
-    content = f" && head -c {CONTENT_LIMIT} -- {p}" if "content" in check.expect else ""
+    content = (f" && if [ -f {p} ]; then head -c {CONTENT_LIMIT} -- {p}; fi"
+               if "content" in check.expect else "")
     return (f"if [ -L {p} ]; then t='symbolic link'; elif [ -d {p} ]; then t=directory; "
             f"elif [ -f {p} ]; then t='regular file'; elif [ -e {p} ]; then t=other; "
             f"else echo {ABSENT}; exit 0; fi; {meta}{content}")

@@ -105,3 +105,17 @@ def test_kube_selector_exists_means_at_least_one_object():
     c = check("kube", {"resource": "pod", "selector": "app=web"})
     assert evaluate(c, kube_result(0, "pod/web-1\n")).status == PASS
     assert evaluate(c, kube_result(0, "")).status == FAIL
+
+
+def test_kubectl_config_errors_are_not_not_found():
+    gone = check("kube", {"resource": "pod", "name": "web"}, {"exists": False})
+    for err in ('error: context was not found for specified context: kind-x\n',
+                'error: cluster "kubernetes" not found\n', "sudo: kubectl: command not found\n"):
+        out = evaluate(gone, kube_result(1, err=err))
+        assert out.status == ERROR, err
+
+
+def test_a_directory_where_a_file_is_wanted_is_a_fail_not_an_error(tmp_path):
+    (tmp_path / "adir").mkdir()
+    out = run_local(check("file", str(tmp_path / "adir"), {"type": "file", "content": "x"}))
+    assert out.status == FAIL and "type directory" in out.actual
