@@ -3,7 +3,8 @@
 Each command runs as it would alone in a fresh shell: in a subshell of the batch
 (`( eval CMD )`, a fork, no exec) with stdin from /dev/null, in the login folder, with
 the batch's own variables and functions removed, job control off, its stdout and stderr
-kept apart.  Every command has its own timeout: a watchdog (one bash coprocess per
+kept apart; whatever it leaves running in its process group is killed when it ends.
+Every command has its own timeout: a watchdog (one bash coprocess per
 batch, fed through its pipe, no process per command) sends TERM to the command's whole
 process group at its deadline and KILL two seconds later.  Around each command the
 script prints a frame marker carrying a random nonce on both streams, so the output of
@@ -25,6 +26,7 @@ from grader.transport.base import quote
 
 TIMEOUT_CODES = (143, 137)   # TERM at the deadline, KILL after the grace
 KILL_GRACE = 2
+OLD_BASH = 98                # the batch's exit code when bash lacks $EPOCHREALTIME (bash < 5)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ def new_nonce() -> str:
     return secrets.token_hex(12)
 
 
-PRELUDE = r"""exec 3>&2 2>/dev/null
+PRELUDE = r"""[ -n "${EPOCHREALTIME-}" ] || { echo "grader: bash 5.0 or newer is needed on this host (it has bash ${BASH_VERSION-?})" >&2; exit %OLDBASH%; }
+exec 3>&2 2>/dev/null
 cd ~ 2>/dev/null || cd /
 set -m
 __gw() {
@@ -78,6 +81,7 @@ _g() {
   __gp=$!
   printf '%s %s\n' "$__gp" "$(( ${__gs/[.,]/} + $2 ))" >&"$__gwfd"
   wait "$__gp"; __grc=$?
+  kill -KILL -- "-$__gp"
   printf '0 0\n' >&"$__gwfd"
   printf '\n@@%s:E:%s:%s:%s:%s\n' "$__gn" "$1" "$__grc" "$__gs" "$EPOCHREALTIME"
   printf '\n@@%s:E:%s\n' "$__gn" "$1" >&3
@@ -87,7 +91,7 @@ EPILOGUE = 'printf \'stop 0\\n\' >&"$__gwfd"; wait "$__GW_PID"; exit 0'
 
 
 def build(items: list[Item], nonce: str) -> str:
-    lines = [f"__gn={nonce}", PRELUDE.replace("%GRACE%", str(KILL_GRACE))]
+    lines = [f"__gn={nonce}", PRELUDE.replace("%GRACE%", str(KILL_GRACE)).replace("%OLDBASH%", str(OLD_BASH))]
     for item in items:
         lines.append(f"_g {quote(item.key)} {int(item.timeout * 1_000_000)} {quote(item.command)}")
     lines.append(EPILOGUE)

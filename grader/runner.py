@@ -121,6 +121,8 @@ class Runner:
             raw = transport.run("exec bash -s",
                                 timeout=batch.budget(items), stdin=script.encode())
             stdout, stderr = raw.stdout, raw.stderr
+            if raw.exit_code == batch.OLD_BASH:
+                lost = raw.stderr.strip().splitlines()[0] if raw.stderr.strip() else "bash 5 is needed"
         except (ConnectionLost, CommandTimedOut) as exc:
             partial = exc.partial
             stdout, stderr = (partial.stdout, partial.stderr) if partial else ("", "")
@@ -140,6 +142,8 @@ class Runner:
                 elif isinstance(lost, CommandTimedOut):
                     why = (f"host {host}: the grading pass ran past its {lost.timeout:g}s budget before this "
                            "check's result came back")
+                elif isinstance(lost, str):
+                    why = f"host {host}: {lost}"
                 else:
                     why = f"host {host}: no result came back for this check"
                 p.outcome = error(p.check, f"{why} (check that the host is up, e.g. `grader lab status`, "

@@ -73,3 +73,18 @@ def test_unfinished_commands_are_absent_from_the_results():
     cut = cut[:cut.index(f"@@{nonce}:B:b")]                    # the connection dropped here
     got = batch.parse(cut, proc.stderr.decode(), nonce, items)
     assert set(got) == {"a"}
+
+
+def test_what_a_check_leaves_running_is_killed_and_cannot_leak_into_the_next():
+    items = [batch.Item("a", "(sleep 0.3; echo LEAK) & echo first", 5),
+             batch.Item("b", "sleep 1; echo ok", 5)]
+    got = run_batch(items)
+    assert got["a"].stdout == "first\n"
+    assert got["b"].stdout == "ok\n"
+
+
+def test_a_bash_without_epochrealtime_is_told_apart():
+    nonce = batch.new_nonce()
+    script = "unset EPOCHREALTIME\n" + batch.build([batch.Item("a", "true", 5)], nonce)
+    proc = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True, timeout=30)
+    assert proc.returncode == batch.OLD_BASH and b"bash 5.0 or newer is needed" in proc.stderr
