@@ -217,7 +217,7 @@ def check(store: Store, refs=(), *, inventory_flag=None):
 def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     """Grade every task of the drill; returns (run, results folder).  Safe to repeat
     after a crash: the hand-in time and the results folder stay those of the first try."""
-    from grader.lifecycle import check_tasks, task_result
+    from grader.lifecycle import check_tasks, task_result, unjudged
     from grader.report import write_reports
     from grader.runner import Runner
 
@@ -239,7 +239,8 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     with Runner(inventory) as runner:
         run = check_tasks(runner, pack, ready, mode=session.mode, seed=session.seed)
     graded = {t.id: t for t in run.tasks}
-    run.tasks = [graded.get(t) or task_result(tasks[t], [], error=NOT_SET_UP) for t in session.tasks]
+    run.tasks = [graded.get(t) or task_result(tasks[t], unjudged(tasks[t], NOT_SET_UP), error=NOT_SET_UP)
+                 for t in session.tasks]
     run.started, run.ended, run.deadline = session.started, session.submitted, session.deadline
     run.time_used = session.elapsed()
     run.late = session.late()

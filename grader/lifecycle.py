@@ -8,6 +8,7 @@ behaved as a correct task demands, so CI can publish it as JUnit and HTML like a
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from grader.errors import StepFailed
@@ -28,13 +29,20 @@ def render(pack: Pack, specs, *, seed: int, inventory) -> list[Task]:
 
         raise InventoryError(f"{pack.dir / 'pack.yaml'}: hosts: pack {pack.name} needs host(s) {', '.join(missing)} "
                              f"that the inventory {inventory.source} lacks (it has: {', '.join(sorted(inventory.hosts))})")
-    return [render_task(s, seed=seed, inventory=inventory, roles=pack.hosts) for s in specs]
+    return [render_task(s, seed=seed, inventory=inventory) for s in specs]
 
 
 def task_result(task: Task, checks: list[CheckResult], *, error: str = "") -> TaskResult:
     return TaskResult(id=task.id, title=task.title, domain=task.domain, checks=checks,
                       target_minutes=task.spec.minutes, description=task.description, hints=list(task.hints),
                       explanation=task.explanation, solution=[s.display() for s in task.solution], error=error)
+
+
+def unjudged(task: Task, message: str) -> list[CheckResult]:
+    """ERROR results for every check of a task that could not be graded at all, so its
+    points stay in the total instead of vanishing from it."""
+    return [CheckResult(name=c.name, status=ERROR, points=c.points, host=c.host, kind=c.kind,
+                        expected="(not judged)", actual="(not judged)", message=message) for c in task.checks]
 
 
 def new_run(pack: Pack, *, mode: str, seed: int, inventory) -> RunResult:
@@ -76,7 +84,8 @@ def validate_task(runner, task: Task) -> TaskResult:
         runner.run_steps(task, "setup")
         stage = "setup (second run: setup must be idempotent)"
         runner.run_steps(task, "setup")
-        broken = runner.check(checks, env_of=lambda c: env[c.key])
+        # right after setup a check must fail: waiting out its `within` would only idle
+        broken = runner.check([replace(c, within=0) for c in checks], env_of=lambda c: env[c.key])
         stage = "solution"
         runner.run_steps(task, "solution")
         fixed = runner.check(checks, env_of=lambda c: env[c.key])

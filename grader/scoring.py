@@ -36,10 +36,12 @@ class Score:
     unjudged: float                      # points of ERROR checks
     errors: int                          # number of ERROR checks
     domains: list[DomainScore] = field(default_factory=list)
+    exact_percent: float | None = None   # unrounded: the pass mark is judged on this
 
     @property
     def passed(self) -> bool:
-        return self.percent >= self.pass_percent
+        exact = self.percent if self.exact_percent is None else self.exact_percent
+        return exact >= self.pass_percent
 
     @property
     def verdict(self) -> str:
@@ -48,8 +50,9 @@ class Score:
         return INCOMPLETE if self.errors else FAILED
 
 
-def percent(earned: float, possible: float) -> float:
-    return round(100.0 * earned / possible, 1) if possible else 0.0
+def percent(earned: float, possible: float, *, exact: bool = False) -> float:
+    value = 100.0 * earned / possible if possible else 0.0
+    return value if exact else round(value, 1)
 
 
 def score(run: RunResult) -> Score:
@@ -73,11 +76,13 @@ def score(run: RunResult) -> Score:
     weights = {d.domain: float(run.domain_weights.get(d.domain, 0)) for d in domains if d.possible}
     if run.domain_weights and sum(weights.values()) > 0:
         total = sum(weights.values())
-        pct = round(sum(weights[d.domain] * d.percent for d in domains if d.domain in weights) / total, 1)
+        exact = sum(weights[d.domain] * percent(d.earned, d.possible, exact=True)
+                    for d in domains if d.domain in weights) / total
     else:
-        pct = percent(earned, possible)
+        exact = percent(earned, possible, exact=True)
+    pct = round(exact, 1)
     return Score(earned=earned, possible=possible, percent=pct, pass_percent=run.pass_percent,
-                 unjudged=unjudged, errors=errors, domains=domains)
+                 unjudged=unjudged, errors=errors, domains=domains, exact_percent=exact)
 
 
 def exit_code(run: RunResult) -> int:

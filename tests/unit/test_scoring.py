@@ -45,3 +45,9 @@ def test_check_mode_demands_every_check():
 def test_empty_run_is_zero_not_a_crash():
     s = score(run_with())
     assert s.percent == 0.0 and s.possible == 0
+
+
+def test_the_pass_mark_is_judged_on_the_unrounded_percent():
+    run = run_with(task("A", *([(PASS, 1)] * 6595 + [(FAIL, 1)] * 3405)), pass_percent=66)
+    s = score(run)
+    assert s.percent == 66.0 and not s.passed          # 65.95 % shows as 66.0 but does not pass
