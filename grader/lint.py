@@ -33,7 +33,7 @@ def _external(pack, inventory) -> list[str]:
     inventory = inventory or killercoda_default()
     manifests, scripts = [], []
     for spec in pack.tasks:
-        task = render_task(spec, seed=0, inventory=inventory, roles=pack.hosts)
+        task = render_task(spec, seed=0, inventory=inventory)
         for step in task.setup + task.solution + task.reset:
             name = f"{spec.dir / step.source}" if step.source else f"{spec.file} {step.label}.run"
             if step.kind == "copy" and step.source.endswith(MANIFEST_SUFFIXES):

@@ -13,9 +13,16 @@ from pathlib import Path
 from grader.errors import PackError
 from grader.model import DEFAULT_PASS_PERCENT, Pack, TaskSpec
 from grader.packs import PACK_FILE, TASK_FILE, find_pack
+from grader.templating import env_name
 from grader.yamlsrc import load_yaml, validate
 
 DESCRIPTION_FILE = "description.md"
+# params reach scripts as upper-cased environment variables: these names are not theirs to set
+RESERVED_ENV = {"PATH", "HOME", "IFS", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TERM", "LANG", "LANGUAGE",
+                "TMPDIR", "HOSTNAME", "SHLVL", "PS1", "PS2", "PS4", "ENV", "CDPATH", "GLOBIGNORE", "KUBECONFIG",
+                "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "SSH_AUTH_SOCK", "MAIL", "UID", "EUID", "PPID",
+                "RANDOM", "SECONDS", "LINENO", "OPTIND", "OPTARG", "REPLY", "PIPESTATUS", "FUNCNAME", "HISTFILE"}
+RESERVED_PREFIXES = ("GRADER_", "BASH", "LC_", "EPOCH", "COPROC")
 LIB_DIR = "lib"          # a pack's shared scripts and files, named from tasks as ../lib/NAME
 
 
@@ -80,6 +87,12 @@ def _load_task(task_dir: Path):
     problems = validate(data, "task", file)
     if problems:
         return None, problems
+    for name in data.get("params", {}):
+        env = env_name(name)
+        if env in RESERVED_ENV or env.startswith(RESERVED_PREFIXES):
+            problems.append(PackError(f"param '{name}' would become the environment variable {env}, which the "
+                                      "shell or grader needs; choose another name", file=str(file),
+                                      line=data["params"].lines.get(name), key=f"params.{name}"))
     files: dict[str, str] = {}
     for section in ("setup", "solution", "reset", "checks"):
         for i, item in enumerate(data.get(section, [])):
@@ -137,7 +150,7 @@ def _trial_render(pack: Pack, inventory) -> list[PackError]:
     problems = []
     for spec in pack.tasks:
         try:
-            render_task(spec, seed=0, inventory=inventory, roles=pack.hosts)
+            render_task(spec, seed=0, inventory=inventory)
         except PackError as exc:
             problems.append(exc)
     return problems

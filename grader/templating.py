@@ -65,8 +65,13 @@ def draw_params(spec: TaskSpec, seed: int) -> dict:
     return out
 
 
+def env_name(param: str) -> str:
+    """The environment variable a param becomes in scripts: upper-cased, `-` as `_`."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", param).upper()
+
+
 def script_env(params: dict, inventory) -> dict:
-    env = {re.sub(r"[^A-Za-z0-9_]", "_", k).upper(): str(v) for k, v in params.items()}
+    env = {env_name(k): str(v) for k, v in params.items()}
     env["GRADER_KUBE_HOST"] = inventory.kube_host
     for role, spec in inventory.hosts.items():
         tag = re.sub(r"[^A-Za-z0-9_]", "_", role).upper()
@@ -115,7 +120,7 @@ class _Renderer:
         return PackError(message, file=str(self.spec.file), line=self.spec.line(*path), key=key_path(path) or None)
 
 
-def render_task(spec: TaskSpec, *, seed: int, inventory, roles=None) -> Task:
+def render_task(spec: TaskSpec, *, seed: int, inventory) -> Task:
     params = draw_params(spec, seed)
     context = dict(params)
     context.update(hosts=inventory.facts(), kube_host=inventory.kube_host, seed=seed, task_id=spec.id)

@@ -39,3 +39,12 @@ def test_a_folder_that_is_neither_a_task_nor_lib_is_reported(tmp_path):
     (pack / "notes").mkdir()
     with pytest.raises(PackError, match=r"notes: folder 'notes' has no task.yaml"):
         load_pack(pack)
+
+
+@pytest.mark.parametrize("name", ["path", "ifs", "home", "grader_x", "bash_env", "kubeconfig"])
+def test_a_param_that_would_clobber_a_shell_variable_is_refused(tmp_path, name):
+    pack = make_pack(tmp_path, "../lib/teardown.sh")
+    text = (pack / "t" / "task.yaml").read_text().replace("params: {ns: myns}", f"params: {{ns: myns, {name}: x}}")
+    (pack / "t" / "task.yaml").write_text(text)
+    with pytest.raises(PackError, match=rf"task.yaml:4: params.{name}: param '{name}' would become"):
+        load_pack(pack)

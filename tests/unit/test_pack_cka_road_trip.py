@@ -274,7 +274,7 @@ def _inventory(kubeconfig: str | None = None) -> Inventory:
 
 
 def _task(pack, task_id, inventory=None):
-    return render_task(pack.task(task_id), seed=SEED, inventory=inventory or _inventory(), roles=pack.hosts)
+    return render_task(pack.task(task_id), seed=SEED, inventory=inventory or _inventory())
 
 
 def _kubeconfig(path: Path, port: int, namespace: str) -> None:
