@@ -151,8 +151,9 @@ def _most_specific(error):
     if len(meant) != 1:  # none or several kinds: that is the error, not a detail of one branch
         return error
     index = meant[0]
+    # the branch's own "not (another kind)" and "required" clauses only restate the choice
     inner = [e for e in error.context if e.schema_path and e.schema_path[0] == index
-             and e.validator not in ("not", "required")]
+             and not (len(e.schema_path) <= 2 and e.validator in ("not", "required"))]
     if inner:
         deepest = max(inner, key=lambda e: len(e.absolute_path))
         if nested and len(deepest.absolute_path) <= len(error.absolute_path):
@@ -196,6 +197,8 @@ def _describe(error) -> str:
         return f"{_short(inst)} does not match {error.validator_value}"
     if error.validator == "not" and isinstance(inst, dict) and "name" in inst and "selector" in inst:
         return "give either name or selector, not both"
+    if error.validator == "not" and isinstance(inst, dict) and inst.get("exists") is False and "jsonpath" in inst:
+        return "exists: false cannot go with jsonpath (an absent object has no fields to read)"
     return error.message
 
 
