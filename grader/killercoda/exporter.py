@@ -27,6 +27,7 @@ import shutil
 from pathlib import Path
 
 from grader.errors import PackError
+from grader.loader import LIB_DIR
 from grader.killercoda import (EXPORT_FILE, FORMAT, IMAGE, INDEX, MARKER_DIR, SSH_OPTS, VERIFY_KILL_GRACE,
                                VERIFY_TIMEOUT_CODES, Report, _copy_tree, _prepare_out, sha256_text)
 
@@ -85,6 +86,8 @@ def export_pack(ref: str, out: str | Path, *, seed: int = 0, image: str = IMAGE,
     shutil.copy2(pack.dir / "pack.yaml", marker / "pack.yaml")
     for task in tasks:
         _copy_tree(task.spec.dir, marker / "tasks" / task.spec.dir.name)
+    if (pack.dir / LIB_DIR).is_dir():       # scripts shared by tasks (../lib/NAME)
+        _copy_tree(pack.dir / LIB_DIR, marker / LIB_DIR)
     meta = {"format": FORMAT, "pack": pack.name, "version": pack.version, "seed": seed, "image": image,
             "index": {INDEX: sha256_text(index_text), "intro.md": sha256_text(intro),
                       "finish.md": sha256_text(finish)},

@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from grader.errors import PackError, UsageError
+from grader.loader import LIB_DIR
 from grader.killercoda import (ASSET_HOSTS, EXPORT_FILE, FORMAT, INDEX, JINJA_DELIMS, KC_MARKERS, MARKER_DIR,
                                MAX_ASSET_BYTES, STEP_KEYS, Report, _copy_tree, _prepare_out, dump_yaml,
                                sha256_text, slug)
@@ -55,6 +56,8 @@ def import_scenario(scenario: str | Path, out: str | Path, *, name: str | None =
 
     # the pack
     exact_pack = meta and _unchanged(scenario, meta.get("index", {})) and (scenario / MARKER_DIR / "pack.yaml").is_file()
+    if (scenario / MARKER_DIR / LIB_DIR).is_dir():   # scripts the tasks share (../lib/NAME)
+        _copy_tree(scenario / MARKER_DIR / LIB_DIR, out / LIB_DIR)
     if exact_pack and not name:
         shutil.copy2(scenario / MARKER_DIR / "pack.yaml", out / "pack.yaml")
     else:
