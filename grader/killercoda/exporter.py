@@ -28,7 +28,7 @@ from pathlib import Path
 
 from grader.errors import PackError
 from grader.loader import LIB_DIR
-from grader.killercoda import (EXPORT_FILE, FORMAT, IMAGE, INDEX, MARKER_DIR, SSH_OPTS, VERIFY_KILL_GRACE,
+from grader.killercoda.common import (EXPORT_FILE, FORMAT, IMAGE, INDEX, MARKER_DIR, SSH_OPTS, VERIFY_KILL_GRACE,
                                VERIFY_TIMEOUT_CODES, Report, _copy_tree, _prepare_out, sha256_text)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from grader.errors import PackError, UsageError
 from grader.loader import LIB_DIR
-from grader.killercoda import (ASSET_HOSTS, EXPORT_FILE, FORMAT, INDEX, JINJA_DELIMS, KC_MARKERS, MARKER_DIR,
+from grader.killercoda.common import (ASSET_HOSTS, EXPORT_FILE, FORMAT, INDEX, JINJA_DELIMS, KC_MARKERS, MARKER_DIR,
                                MAX_ASSET_BYTES, STEP_KEYS, Report, _copy_tree, _prepare_out, dump_yaml,
                                sha256_text, slug)
 
