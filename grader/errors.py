@@ -125,9 +125,3 @@ class StepFailed(EnvironmentProblem):
 
 class LabError(EnvironmentProblem):
     """The local lab could not be built or torn down."""
-
-
-class ValidationFailed(GraderError):
-    """A task's self-test failed (setup did not break it, or the solution did not fix it)."""
-
-    exit_code = EXIT_FAILED

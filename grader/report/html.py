@@ -154,9 +154,3 @@ def render_html(run: RunResult) -> str:
         version=__version__, PASS=PASS, FAIL=FAIL, ERROR=ERROR,
     )
     return _environment().get_template("report.html.j2").render(**context)
-
-
-def write_html(run: RunResult, path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(render_html(run), encoding="utf-8")
-    return path
