@@ -116,6 +116,9 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
         raise
 
     def running(s: Session):
+        if s.phase != SETTING_UP:               # handed in or graded meanwhile: leave it as it is
+            raise DrillError(f"the drill was set up, but meanwhile it became {s.phase}; "
+                             "`grader drill status` shows it")
         s.phase, s.pid = RUNNING, None
     session = store.update(running)
     return session, pack, tasks
@@ -227,6 +230,8 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
         if s.phase == GRADED:
             raise DrillError(f"this drill is already graded: {s.results}; start a new one with "
                              "`grader drill start PACK`")
+        if s.phase == SETTING_UP and not s.interrupted():     # `drill start` is still setting it up
+            raise busy_error(s)
         s.submitted = s.submitted or iso(utcnow())
         s.phase, s.pid = GRADING, os.getpid()
     with store.locked():

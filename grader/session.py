@@ -156,12 +156,21 @@ def from_json(text: str, *, source: str = "drill.json") -> Session:
             raise ValueError(f"not a grader drill state (expected \"schema\": \"{SCHEMA}\")")
         names = {f.name for f in fields(Session)}
         session = Session(**{k: v for k, v in data.items() if k in names})
-        parse_iso(session.started)
+        for name in ("started", "deadline", "submitted"):
+            when = getattr(session, name)
+            if when is not None or name == "started":
+                if not isinstance(when, str):
+                    raise ValueError(f"{name}: {when!r} is not an ISO 8601 time")
+                parse_iso(when)
         if session.mode not in MODES or session.phase not in (*ACTIVE, GRADED):
             raise ValueError(f"mode '{session.mode}', phase '{session.phase}'")
-    except (ValueError, TypeError) as exc:
-        raise DrillError(f"{source} is damaged ({exc}); remove it to forget the drill") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise damaged(source, str(exc)) from None
     return session
+
+
+def damaged(source: str, why: str) -> DrillError:
+    return DrillError(f"{source} is damaged ({why}); remove it to forget the drill")
 
 
 def new_session(pack, ref: str, specs, *, seed: int, mode: str, minutes: float | None,
@@ -279,6 +288,8 @@ class Store:
             text = self.state_path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+        except UnicodeDecodeError:
+            raise damaged(str(self.state_path), "not UTF-8 text") from None
         except OSError as exc:
             raise DrillError(f"{self.state_path}: cannot read: {exc.strerror}") from None
         return from_json(text, source=str(self.state_path))
@@ -301,9 +312,10 @@ class Store:
             return session
 
     def clear(self) -> None:
-        with suppress(FileNotFoundError):
-            self.state_path.unlink()
-        _fsync_dir(self.home)
+        with self.locked():                     # not between an update's load and its save
+            with suppress(FileNotFoundError):
+                self.state_path.unlink()
+            _fsync_dir(self.home)
 
     def results_dir(self, session: Session) -> Path:
         """One folder per drill, named for the moment it was handed in (the same on a re-grade)."""
@@ -329,7 +341,13 @@ class Store:
             if any(e.get("id") == entry.get("id") for e in self.history()):
                 return
             self.home.mkdir(parents=True, exist_ok=True)
-            with open(self.history_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(entry, sort_keys=True) + "\n")
+            with open(self.history_path, "a+b") as f:
+                line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
+                end = f.seek(0, os.SEEK_END)
+                if end:                         # a crash mid-append leaves a line without its newline
+                    f.seek(end - 1)
+                    if f.read(1) != b"\n":
+                        line = b"\n" + line
+                f.write(line)                   # appended at the end whatever the position (O_APPEND)
                 f.flush()
                 os.fsync(f.fileno())

@@ -177,3 +177,56 @@ def test_random_seed_is_recorded(drill):
     seed = drill.state()["seed"]
     assert isinstance(seed, int) and f"seed {seed}" in r.out
     drill.dir = Path(f"/tmp/grader-drill-{seed}")       # for the fixture's clean-up
+
+
+def test_a_damaged_state_file_is_a_usage_error_not_a_crash(drill):
+    start(drill, "--tasks", "marker")
+    good = drill.state()
+    state_file = drill.home / "drill.json"
+    for bad in ({**good, "deadline": 5}, {**good, "started": 5}):
+        state_file.write_text(json.dumps(bad))
+        r = drill.run("drill", "status")
+        assert r.rc == 2 and f"{state_file} is damaged" in r.err and "remove it" in r.err, r.err
+    state_file.write_bytes(b"\xff\xfe" + json.dumps(good).encode())
+    r = drill.run("drill", "status")
+    assert r.rc == 2 and "not UTF-8" in r.err and "internal error" not in r.err, r.err
+    state_file.write_text(json.dumps(good))
+
+
+def test_grade_waits_for_a_setup_that_is_still_running(drill, monkeypatch):
+    """`drill grade` in a second terminal while `drill start` sets up: refused, the setup goes on."""
+    from grader import drill as D
+    from grader.errors import DrillError
+    from grader.runner import Runner
+    from grader.session import Store
+
+    seen = []
+    real = Runner.run_steps
+
+    def grade_meanwhile(self, task, section):
+        if (task.id, section) == ("password", "setup"):
+            with pytest.raises(DrillError, match="being set up") as exc:
+                D.grade(Store())
+            seen.append((str(exc.value), drill.state()["phase"], drill.state()["submitted"]))
+        return real(self, task, section)
+    monkeypatch.setattr(Runner, "run_steps", grade_meanwhile)
+    start(drill)
+    assert len(seen) == 1 and seen[0][1:] == ("setting-up", None)
+    st = drill.state()
+    assert st["phase"] == "running" and set(st["setup"].values()) == {"done"} and st["submitted"] is None
+
+
+def test_start_does_not_reopen_a_drill_handed_in_during_setup(drill, monkeypatch):
+    from grader.runner import Runner
+    from grader.session import GRADED, Store
+
+    real = Runner.run_steps
+
+    def graded_meanwhile(self, task, section):
+        if (task.id, section) == ("password", "setup"):
+            Store().update(lambda s: setattr(s, "phase", GRADED))
+        return real(self, task, section)
+    monkeypatch.setattr(Runner, "run_steps", graded_meanwhile)
+    r = drill.run("drill", "start", DRILL_PACK, "-i", drill.inv, "--seed", drill.seed)
+    assert r.rc == 2 and "meanwhile it became graded" in r.err, r.err
+    assert drill.state()["phase"] == "graded"

@@ -177,3 +177,48 @@ def test_timer_line_warnings():
     assert level == 1 and "less than 1 minute left" in line
     assert "time is up" in timer_line(s, T0 + timedelta(minutes=31))[0]
     assert "elapsed (untimed)" in timer_line(make(minutes=None), T0 + timedelta(minutes=3))[0]
+
+
+@pytest.mark.parametrize("field, value", [("started", 5), ("deadline", 5), ("submitted", 5), ("started", None)])
+def test_times_that_are_not_times_are_a_damaged_file(tmp_path, field, value):
+    store = S.Store(tmp_path)
+    store.state_path.write_text(json.dumps({**json.loads(make(minutes=20).to_json()), field: value}))
+    with pytest.raises(DrillError, match=f"{store.state_path} is damaged .*{field}.*remove it to forget the drill"):
+        store.load()
+
+
+def test_a_state_file_that_is_not_utf8_is_damaged(tmp_path):
+    store = S.Store(tmp_path)
+    store.state_path.write_bytes(make().to_json().encode("utf-8").replace(b'"mini"', b'"mini\xff"', 1))
+    with pytest.raises(DrillError, match=f"{store.state_path} is damaged .*not UTF-8.*remove it"):
+        store.load()
+
+
+def test_clear_waits_for_an_update_in_progress(tmp_path):
+    """An abort while `drill flag` is between its load and its save must not be undone by that save."""
+    import threading
+
+    store = S.Store(tmp_path)
+    store.save(make())
+    cleared = threading.Event()
+    other = threading.Thread(target=lambda: (store.clear(), cleared.set()))
+
+    def change(s):
+        other.start()
+        blocked = not cleared.wait(0.5)
+        s.flags.append("a")
+        assert blocked, "clear() ran while an update held the lock"
+    store.update(change)
+    other.join(10)
+    assert cleared.is_set() and store.load() is None
+
+
+def test_history_append_after_a_torn_line(tmp_path):
+    store = S.Store(tmp_path)
+    store.append_history({"id": "one", "percent": 50})
+    with open(store.history_path, "a") as f:
+        f.write('{"id": "two", "perc')               # a crash mid-append: no newline
+    store.append_history({"id": "two", "percent": 70})  # the re-grade
+    store.append_history({"id": "three", "percent": 90})
+    assert [e["id"] for e in store.history()] == ["one", "two", "three"]
+    assert store.history_path.read_text().endswith('"percent": 90}\n')
