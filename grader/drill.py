@@ -231,7 +231,8 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
             raise DrillError(f"this drill is already graded: {s.results}; start a new one with "
                              "`grader drill start PACK`")
         if s.phase == SETTING_UP and not s.interrupted():     # `drill start` is still setting it up
-            raise busy_error(s)
+            raise DrillError(f"the drill of {s.pack_name} is still being set up by `grader drill start` "
+                             f"(process {s.pid}); grade it when the task sheet is printed")
         s.submitted = s.submitted or iso(utcnow())
         s.phase, s.pid = GRADING, os.getpid()
     with store.locked():
