@@ -132,21 +132,31 @@ def parse(data, *, source: str) -> Inventory:
     for h in hosts.values():
         if h.jump and h.jump not in hosts:
             raise InventoryError(f"{source}: hosts.{h.role}.jump: unknown host '{h.jump}'")
+    inventory = Inventory(hosts=hosts, kube_host=kube_host, kubectl=str(data.get("kubectl", "kubectl")),
+                          kubeconfig=data.get("kubeconfig"), source=source, name=str(data.get("name", source)))
     for h in hosts.values():  # refuse loops and non-ssh hops now, not when a host is first used
-        seen, spec = [h.role], h
-        while spec.jump:
-            where = f"{source}: hosts.{spec.role}.jump"
-            if spec.transport != "ssh":
-                raise InventoryError(f"{where}: only ssh hosts can use a jump host")
-            nxt = hosts[spec.jump]
-            if nxt.transport != "ssh":
-                raise InventoryError(f"{where}: '{nxt.role}' is a {nxt.transport} host; a jump host must be an ssh host")
-            if nxt.role in seen:
-                raise InventoryError(f"{where}: jump hosts form a loop: {' -> '.join(seen + [nxt.role])}")
-            seen.append(nxt.role)
-            spec = nxt
-    return Inventory(hosts=hosts, kube_host=kube_host, kubectl=str(data.get("kubectl", "kubectl")),
-                     kubeconfig=data.get("kubeconfig"), source=source, name=str(data.get("name", source)))
+        check_jump_chain(inventory, h)
+    return inventory
+
+
+def check_jump_chain(inventory: Inventory, spec: HostSpec) -> None:
+    """Refuse the jump chain that starts at `spec` if it loops, if a host that is not
+    an ssh host uses a jump host, or if it goes through a host that is not an ssh host.
+
+    `parse()` checks every host with it; `grader.transport` checks again before
+    connecting, since an Inventory can also be built in code."""
+    seen = [spec.role]
+    while spec.jump:
+        where = f"{inventory.source}: hosts.{spec.role}.jump"
+        if spec.transport != "ssh":
+            raise InventoryError(f"{where}: only ssh hosts can use a jump host")
+        nxt = inventory.host(spec.jump, where=where)
+        if nxt.transport != "ssh":
+            raise InventoryError(f"{where}: '{nxt.role}' is a {nxt.transport} host; a jump host must be an ssh host")
+        if nxt.role in seen:
+            raise InventoryError(f"{where}: jump hosts form a loop: {' -> '.join(seen + [nxt.role])}")
+        seen.append(nxt.role)
+        spec = nxt
 
 
 def _host(role: str, spec, source: str) -> HostSpec:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 
 from grader.errors import InventoryError
-from grader.inventory import HostSpec, Inventory
+from grader.inventory import HostSpec, Inventory, check_jump_chain
 from grader.transport.base import CommandResult, Transport, quote
 
 __all__ = ["CommandResult", "Pool", "Transport", "connect", "quote"]
@@ -32,7 +32,7 @@ def connect(spec: HostSpec, inventory: Inventory, *, jump: Transport | None = No
     transport of that jump host to reuse; without it, one is opened here and
     closed together with the returned transport.
     """
-    _jump_chain(inventory, spec)
+    check_jump_chain(inventory, spec)
     if spec.transport == "local":
         from grader.transport.local import LocalTransport
 
@@ -61,22 +61,6 @@ def connect(spec: HostSpec, inventory: Inventory, *, jump: Transport | None = No
     raise InventoryError(f"{inventory.source}: hosts.{spec.role}.transport: unknown transport '{spec.transport}'")
 
 
-def _jump_chain(inventory: Inventory, spec: HostSpec) -> None:
-    """Refuse jump loops and jumps through hosts that are not ssh hosts."""
-    seen = [spec.role]
-    while spec.jump:
-        where = f"{inventory.source}: hosts.{spec.role}.jump"
-        if spec.transport != "ssh":
-            raise InventoryError(f"{where}: only ssh hosts can use a jump host")
-        nxt = inventory.host(spec.jump, where=where)
-        if nxt.transport != "ssh":
-            raise InventoryError(f"{where}: '{nxt.role}' is a {nxt.transport} host; a jump host must be an ssh host")
-        if nxt.role in seen:
-            raise InventoryError(f"{where}: jump hosts form a loop: {' -> '.join(seen + [nxt.role])}")
-        seen.append(nxt.role)
-        spec = nxt
-
-
 class Pool:
     """One transport per host role, opened on first use and shared by all threads.
 
@@ -103,7 +87,7 @@ class Pool:
             with self._lock:
                 if role in self._open:
                     return self._open[role]
-            _jump_chain(self.inventory, spec)  # before recursing: a loop would deadlock
+            check_jump_chain(self.inventory, spec)  # before recursing: a loop would deadlock
             jump = self.get(spec.jump) if spec.transport == "ssh" and spec.jump else None
             transport = connect(spec, self.inventory, jump=jump)
             with self._lock:

@@ -5,8 +5,10 @@ when an ssh host is used, so the CLI starts fast.
 
 * One paramiko Transport (one TCP connection) per host, reused by every `run()`;
   each command gets its own session channel, at most MAX_SESSIONS at once.
-* `connect_timeout` bounds the TCP connect, the handshake, the login and opening a
-  channel; SSH keepalives every KEEPALIVE seconds.
+* `connect_timeout` bounds the TCP connect, the handshake, the login, opening a
+  channel and the host's answer to the request that starts the command (a host
+  that opens the channel but never starts the command raises ConnectionLost); SSH
+  keepalives every KEEPALIVE seconds.
 * A connection found dead *between* commands is re-opened once per call; a drop
   *during* a command raises ConnectionLost with the partial output (the command
   may or may not have finished, so it is never re-run).
@@ -29,6 +31,7 @@ import socket
 import threading
 import time
 import paramiko
+from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLost
 from grader.inventory import HostSpec
@@ -262,11 +265,18 @@ class SSHTransport(Transport):
         def result(code: int) -> CommandResult:
             return CommandResult(self.host, command, code, _text(out), _text(err), time.monotonic() - start)
 
+        wait = self.spec.connect_timeout
         try:
-            chan.exec_command(remote_command(command, timeout))
+            started = _exec(chan, remote_command(command, timeout), wait)
         except _CHANNEL_ERRORS as exc:
             raise ConnectionLost(self.host, f"connection dropped while starting the command: {_describe(exc)}",
                                  partial=result(-1), hint=UP_HINT) from None
+        if not started:
+            chan.close()
+            raise ConnectionLost(self.host, f"{self.where} opened a session but did not start the command within "
+                                 f"{wait:g}s: {_short(command)}", partial=None,
+                                 hint="the host may be frozen or overloaded; the command may or may not have "
+                                      "started; " + UP_HINT)
         if stdin:
             threading.Thread(target=_feed, args=(chan, stdin), daemon=True,
                              name=f"grader-ssh-stdin-{self.host}").start()
@@ -321,6 +331,29 @@ def _load_key(path: str):
         return None, "is protected by a passphrase"
     except (paramiko.SSHException, OSError, ValueError) as exc:
         return None, f"cannot be loaded: {exc}"
+
+
+def _exec(chan, command: str, wait: float) -> bool:
+    """`chan.exec_command(command)`, but waiting at most `wait` seconds for the host's
+    answer: False if none came (paramiko's own call waits forever).  Raises like
+    exec_command when the host refuses or the channel closes.  This repeats what
+    Channel.exec_command does (paramiko 3.x to 5.x) with a bounded wait on the
+    channel's reply event."""
+    if chan.closed or chan.eof_received or chan.eof_sent or not chan.active:  # as paramiko's @open_only
+        raise paramiko.SSHException("Channel is not open")
+    m = paramiko.Message()
+    m.add_byte(cMSG_CHANNEL_REQUEST)
+    m.add_int(chan.remote_chanid)
+    m.add_string("exec")
+    m.add_boolean(True)
+    m.add_string(command)
+    chan._event_pending()
+    chan.transport._send_user_message(m)
+    if not chan.event.wait(wait):
+        return False
+    if chan.event_ready:
+        return True
+    raise chan.transport.get_exception() or paramiko.SSHException("Channel closed.")
 
 
 def _stays_active(t, wait: float = 0.3) -> bool:
