@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,139 +25,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from extra_sshd import ADDRESS, ExtraSSHD, keygen  # tests/extra_sshd.py
+
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
-ADDRESS = "172.30.1.2"          # the lab's controlplane: the extra sshd listens there too
-NETNS = "controlplane"
-SSHD_CONFIG = """\
-# an extra sshd for grader's fault tests (tests/integration/test_faults.py)
-Port {port}
-ListenAddress {address}
-HostKey {dir}/host_key
-PidFile none
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-AuthorizedKeysFile {dir}/authorized_keys
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-UseDNS no
-PrintMotd no
-MaxSessions 64
-LogLevel INFO
-"""
-
-
-def _keygen(path: Path) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "grader-faults", "-f", str(path)],
-                   check=True, timeout=30)
-    return path.with_suffix(".pub").read_text().strip()
-
-
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        out.setdefault(ppid, []).append(int(p.name))
-    return out
-
-
-def _tree(pid: int) -> list[int]:
-    """pid and all its descendants (sshd's per-connection processes, their shells...)."""
-    children, todo, found = _children(), [pid], []
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        todo.extend(children.get(p, []))
-    return found
-
-
-class ExtraSSHD:
-    """An sshd of our own in the controlplane host's network namespace."""
-
-    def __init__(self, lab, dir: Path):
-        self.lab, self.dir = lab, dir
-        dir.mkdir(parents=True, exist_ok=True)
-        self.host_pub = _keygen(dir / "host_key")
-        (dir / "authorized_keys").write_text(Path(f"{lab.lab.key}.pub").read_text())
-        self.known_hosts = dir / "known_hosts"
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    @property
-    def known_name(self) -> str:
-        return f"[{ADDRESS}]:{self.port}"
-
-    def trust(self) -> None:
-        """known_hosts with our host key (the normal, verified case)."""
-        kind, key = self.host_pub.split()[:2]
-        self.known_hosts.write_text(f"{self.known_name} {kind} {key}\n")
-
-    def start(self) -> "ExtraSSHD":
-        sshd = "/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else "sshd"
-        for _ in range(10):
-            port = random.randint(20000, 29999)
-            (self.dir / "sshd_config").write_text(SSHD_CONFIG.format(port=port, address=ADDRESS, dir=self.dir))
-            log = open(self.dir / "sshd.log", "wb")
-            proc = subprocess.Popen(["ip", "netns", "exec", NETNS, sshd, "-D", "-e", "-f", str(self.dir / "sshd_config")],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-            log.close()
-            if self._wait(port, proc):
-                self.proc, self.port = proc, port
-                return self
-            self._kill(proc.pid)
-            proc.wait(timeout=10)
-        raise AssertionError(f"the extra sshd did not start: {(self.dir / 'sshd.log').read_text()[-500:]}")
-
-    @staticmethod
-    def _wait(port: int, proc) -> bool:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with socket.create_connection((ADDRESS, port), timeout=1) as sock:
-                    sock.settimeout(2)
-                    if sock.recv(64).startswith(b"SSH-"):
-                        return True
-            except OSError:
-                time.sleep(0.05)
-        return False
-
-    @staticmethod
-    def _kill(pid: int) -> None:
-        for p in _tree(pid):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def kill(self) -> None:
-        """SIGKILL the sshd and everything it started: every connection drops at once."""
-        if self.proc is not None:
-            self.signal(signal.SIGCONT)
-            self._kill(self.proc.pid)
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-    def signal(self, sig: int) -> None:
-        """Send `sig` to the sshd and everything it started (SIGSTOP: the host freezes)."""
-        for p in _tree(self.proc.pid):
-            try:
-                os.kill(p, sig)
-            except ProcessLookupError:
-                pass
-
-    def reserve_dead_port(self) -> None:
-        """A port of the controlplane address where nothing listens (the host is 'down')."""
-        self.port = self.port or random.randint(30000, 39999)
-
-
 @pytest.fixture
 def extra(lab, tmp_path):
     sshd = ExtraSSHD(lab, tmp_path / "extra-sshd")
@@ -338,7 +208,7 @@ def test_host_frozen_mid_pass(lab, extra, tmp_path):
 
 def test_wrong_key(lab, extra, tmp_path):
     extra.start().trust()
-    _keygen(tmp_path / "wrong_key")
+    keygen(tmp_path / "wrong_key")
     inv = write_inventory(lab, extra, tmp_path / "inv.yaml", key=str(tmp_path / "wrong_key"))
     pack = write_pack(tmp_path / "pack", [NODE01_OK, {"name": "extra", "host": "extra", "run": "true"}])
     got = assert_completed(grader("check", pack, "-i", inv, "-o", tmp_path / "out"), tmp_path / "out")
@@ -350,7 +220,7 @@ def test_wrong_key(lab, extra, tmp_path):
 
 def test_changed_host_key_is_refused(lab, extra, tmp_path):
     extra.start()
-    other = _keygen(tmp_path / "other_host_key").split()
+    other = keygen(tmp_path / "other_host_key").split()
     extra.known_hosts.write_text(f"{extra.known_name} {other[0]} {other[1]}\n")
     inv = write_inventory(lab, extra, tmp_path / "inv.yaml")
     pack = write_pack(tmp_path / "pack", [NODE01_OK, {"name": "extra", "host": "extra", "run": "true"}])

@@ -8,18 +8,16 @@ in test_faults.py), so the lab's sshd is never touched.
 """
 from __future__ import annotations
 
-import os
 import random
-import signal
 import socket
 import subprocess
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
+from extra_sshd import ADDRESS, ExtraSSHD  # tests/extra_sshd.py
 from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLost, HostKeyError, InventoryError
 from grader.inventory import Inventory
 from grader.transport import Pool, connect
@@ -35,20 +33,6 @@ FIND_OWN_SSHD = r"""p=$$; pids=; while [ "$p" -gt 1 ]; do
 done; [ -n "$pids" ]"""
 
 
-OWN_ADDRESS = "172.30.1.2"  # the lab's controlplane address
-OWN_SSHD_CONFIG = """\
-Port {port}
-ListenAddress {address}
-HostKey {dir}/host_key
-PidFile none
-PermitRootLogin prohibit-password
-AuthorizedKeysFile {dir}/authorized_keys
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-UseDNS no
-"""
 
 
 @pytest.fixture(scope="module")
@@ -69,93 +53,14 @@ def transport(cp, inv):
 
 @pytest.fixture
 def own_sshd(lab, tmp_path):
-    """(address, port, known_hosts file, listener pid) of a fresh sshd of our own,
-    listening on the controlplane address; killed with all it started afterwards."""
-    d = tmp_path / "own-sshd"
-    d.mkdir()
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key")], check=True, timeout=30)
-    (d / "authorized_keys").write_text(Path(f"{lab.lab.key}.pub").read_text())
-    sshd = "/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else "sshd"
-    for _ in range(10):
-        port = random.randint(20000, 29999)
-        (d / "sshd_config").write_text(OWN_SSHD_CONFIG.format(port=port, address=OWN_ADDRESS, dir=d))
-        with open(d / "sshd.log", "wb") as log:
-            proc = subprocess.Popen(["ip", "netns", "exec", "controlplane", sshd, "-D", "-e",
-                                     "-f", str(d / "sshd_config")],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        try:
-            if _speaks_ssh(OWN_ADDRESS, port, proc):
-                kind, key = (d / "host_key.pub").read_text().split()[:2]
-                (d / "known_hosts").write_text(f"[{OWN_ADDRESS}]:{port} {kind} {key}\n")
-                yield OWN_ADDRESS, port, d / "known_hosts", proc.pid
-                return
-        finally:
-            _signal_tree(proc.pid, signal.SIGCONT)
-            _signal_tree(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-    raise AssertionError(f"our sshd did not start: {(d / 'sshd.log').read_text()[-500:]}")
-
-
-def _speaks_ssh(address: str, port: int, proc) -> bool:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection((address, port), timeout=1) as sock:
-                sock.settimeout(2)
-                if sock.recv(64).startswith(b"SSH-"):
-                    return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                children.setdefault(int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(int(p.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    todo, found = list(children.get(pid, [])), []
-    while todo:
-        found.append(todo.pop())
-        todo.extend(children.get(found[-1], []))
-    return found
-
-
-def _signal_tree(pid: int, sig: int) -> None:
-    for p in [pid, *_descendants(pid)]:
-        try:
-            os.kill(p, sig)
-        except ProcessLookupError:
-            pass
-
-
-def _freeze_sessions(listener: int) -> list[int]:
-    """SIGSTOP the per-connection sshd processes under `listener` (not the listener
-    itself) and wait until they are stopped."""
-    pids = []
-    for p in _descendants(listener):
-        try:
-            if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"sshd: "):
-                os.kill(p, signal.SIGSTOP)
-                pids.append(p)
-        except OSError:  # gone meanwhile
-            pass
-    assert pids, "no sshd session process found"
-    deadline = time.monotonic() + 5
-    while not all(map(_stopped, pids)):
-        assert time.monotonic() < deadline, "the sshd session processes did not stop"
-        time.sleep(0.01)
-    return pids
-
-
-def _stopped(pid: int) -> bool:
+    """(address, port, known_hosts file, the sshd) of a fresh sshd of our own on the
+    controlplane address (tests/extra_sshd.py); killed with all it started afterwards."""
+    sshd = ExtraSSHD(lab, tmp_path / "own-sshd").start()
+    sshd.trust()
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "Tt"
-    except OSError:
-        return True  # gone
+        yield ADDRESS, sshd.port, sshd.known_hosts, sshd
+    finally:
+        sshd.kill()
 
 
 def _tag() -> str:
@@ -286,7 +191,7 @@ def test_reconnects_when_a_silently_dead_connection_looks_alive(cp, inv):
 def test_host_that_never_starts_the_command_raises_connection_lost(cp, inv, lab, own_sshd):
     # the session's sshd freezes right after it opened the channel: the request to
     # start the command is never answered; connect_timeout bounds the wait for it
-    address, port, known, listener = own_sshd
+    address, port, known, sshd = own_sshd
     spec = replace(cp, role="frozen", address=address, port=port, key=str(lab.lab.key), known_hosts=str(known),
                    connect_timeout=1.5)
     with connect(spec, inv) as t:
@@ -296,7 +201,7 @@ def test_host_that_never_starts_the_command_raises_connection_lost(cp, inv, lab,
         def open_then_freeze():
             chan = open_session()
             t._session = open_session  # only this once
-            _freeze_sessions(listener)
+            sshd.freeze_sessions()
             return chan
 
         t._session = open_then_freeze
