@@ -221,7 +221,7 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     """Grade every task of the drill; returns (run, results folder).  Safe to repeat
     after a crash: the hand-in time and the results folder stay those of the first try."""
     from grader.lifecycle import check_tasks, task_result, unjudged
-    from grader.report import write_reports
+    from grader.report import write_report_dir
     from grader.runner import Runner
 
     say = _say(say)
@@ -254,8 +254,7 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
         t.flagged = t.id in session.flags
         t.time_spent = session.time_spent(t.id)
     out = store.results_dir(session)
-    out.mkdir(parents=True, exist_ok=True)
-    write_reports(run, html=out / "report.html", junit=out / "junit.xml", json_path=out / "results.json")
+    write_report_dir(run, out)
     store.append_history(history_entry(session, run, out))
 
     def done(s: Session):

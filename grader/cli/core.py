@@ -183,13 +183,9 @@ def _finish(args, run) -> int:
     from grader.scoring import exit_code
 
     if args.out:
-        from pathlib import Path
+        from grader.report import write_report_dir
 
-        from grader.report import write_reports
-
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = write_reports(run, html=out / "report.html", junit=out / "junit.xml", json_path=out / "results.json")
+        paths = write_report_dir(run, args.out)
         print(f"reports written to {args.out}: " + ", ".join(str(p) for p in paths), file=sys.stderr)
     if args.json:
         print(run.to_json())

@@ -78,3 +78,14 @@ def write_reports(run, *, html=None, junit=None, json_path=None) -> list[Path]:
             raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
         written.append(path)
     return written
+
+
+REPORT_FILES = {"json_path": "results.json", "html": "report.html", "junit": "junit.xml"}
+
+
+def write_report_dir(run, out: str | Path) -> list[Path]:
+    """All three reports into one folder (made if needed), under their usual names."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return write_reports(run, **{key: out / name for key, name in REPORT_FILES.items()})
+
