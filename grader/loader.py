@@ -37,11 +37,7 @@ def load_pack(ref: str | Path, *, inventory=None, check_templates: bool = True) 
 def lint_pack(ref: str | Path, *, inventory=None, check_templates: bool = True):
     """(pack or None, [PackError...]): every problem, for `grader lint`."""
     root = find_pack(str(ref))
-    pack_file = root / PACK_FILE
-    data = load_yaml(pack_file)
-    if not isinstance(data, dict):
-        return None, [PackError("a pack.yaml is a mapping (name, title, version, ...)", file=str(pack_file))]
-    problems = validate(data, "pack", pack_file)
+    data, problems = _read(root / PACK_FILE, "pack", "name, title, version, ...")
     if problems:
         return None, problems
     specs = []
@@ -79,12 +75,17 @@ def lint_pack(ref: str | Path, *, inventory=None, check_templates: bool = True):
     return pack, problems
 
 
-def _load_task(task_dir: Path):
-    file = task_dir / TASK_FILE
+def _read(file: Path, schema: str, keys: str):
+    """A pack.yaml or task.yaml and its schema problems: (data, [PackError...])."""
     data = load_yaml(file)
     if not isinstance(data, dict):
-        return None, [PackError("a task.yaml is a mapping (id, title, minutes, checks, ...)", file=str(file))]
-    problems = validate(data, "task", file)
+        return None, [PackError(f"a {file.name} is a mapping ({keys})", file=str(file))]
+    return data, validate(data, schema, file)
+
+
+def _load_task(task_dir: Path):
+    file = task_dir / TASK_FILE
+    data, problems = _read(file, "task", "id, title, minutes, checks, ...")
     if problems:
         return None, problems
     for name in data.get("params", {}):
