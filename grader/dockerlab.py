@@ -49,8 +49,7 @@ def default_dir() -> Path:
 
 
 @dataclass
-class DockerLab:
-    dir: Path
+class DockerLab(labnet.LabFolder):
     run_dir: Path = Path(RUN_DIR)
 
     @classmethod
@@ -68,14 +67,6 @@ class DockerLab:
     @property
     def pidfile(self) -> Path:
         return self.run_dir / "docker.pid"
-
-    @property
-    def inventory_path(self) -> Path:
-        return self.dir / "inventory.yaml"
-
-    def inventory(self):
-        from grader import inventory
-        return inventory.load(self.inventory_path)
 
     def docker(self, *args, timeout: float = 60, check: bool = True, input: bytes | None = None):
         return run(["docker", "-H", self.docker_host, *args], timeout=timeout, check=check, input=input,

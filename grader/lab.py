@@ -75,8 +75,7 @@ class HostStatus:
 
 
 @dataclass
-class Lab:
-    dir: Path
+class Lab(labnet.LabFolder):
 
     @classmethod
     def default(cls) -> "Lab":
@@ -89,20 +88,12 @@ class Lab:
         return cls(Path(alias)) if alias else cls.default()
 
     @property
-    def inventory_path(self) -> Path:
-        return self.dir / "inventory.yaml"
-
-    @property
     def key(self) -> Path:
         return self.dir / "id_ed25519"
 
     @property
     def known_hosts(self) -> Path:
         return self.dir / "known_hosts"
-
-    def inventory(self):
-        from grader import inventory
-        return inventory.load(self.inventory_path)
 
     # --- public operations ---------------------------------------------------
 

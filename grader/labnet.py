@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import LabError
@@ -279,6 +280,20 @@ def lock(path: str, what: str, timeout: float = 180.0):
         yield
     finally:
         os.close(fd)
+
+
+@dataclass
+class LabFolder:
+    """A lab's state folder and the inventory `up` writes into it (both lab kinds)."""
+    dir: Path
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.dir / "inventory.yaml"
+
+    def inventory(self):
+        from grader import inventory
+        return inventory.load(self.inventory_path)
 
 
 class Lease:
