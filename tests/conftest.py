@@ -61,10 +61,10 @@ def _cannot_build(tools: dict) -> str | None:
 
 
 @dataclass
-class LabHandle:
-    """What the `lab` fixture gives a test."""
+class _Handle:
+    """What a lab fixture gives a test (the network lab or the docker one)."""
 
-    lab: object                  # grader.lab.Lab
+    lab: object                  # grader.lab.Lab or grader.dockerlab.DockerLab
     created: bool                # this session built it (and will remove it)
     up_seconds: float            # how long `up` took in this session
     lease: object = field(repr=False)  # grader.labnet.Lease
@@ -81,6 +81,10 @@ class LabHandle:
     def inventory(self):
         return self.lab.inventory()
 
+
+class LabHandle(_Handle):
+    """What the `lab` fixture gives a test."""
+
     def ssh(self, host: str, command: str, *, timeout: float = 30, input: bytes | None = None,
             check: bool = False) -> subprocess.CompletedProcess:
         """Run `command` on a lab host with the OpenSSH client (text output)."""
@@ -93,24 +97,8 @@ class LabHandle:
         return proc
 
 
-@dataclass
-class DockerLabHandle:
-    lab: object                  # grader.dockerlab.DockerLab
-    created: bool
-    up_seconds: float
-    lease: object = field(repr=False)  # grader.labnet.Lease
-
-    @property
-    def dir(self) -> Path:
-        return self.lab.dir
-
-    @property
-    def inventory_path(self) -> Path:
-        return self.lab.inventory_path
-
-    @property
-    def inventory(self):
-        return self.lab.inventory()
+class DockerLabHandle(_Handle):
+    """What the `docker_lab` fixture gives a test."""
 
     @property
     def docker_host(self) -> str:
