@@ -125,3 +125,7 @@ class StepFailed(EnvironmentProblem):
 
 class LabError(EnvironmentProblem):
     """The local lab could not be built or torn down."""
+
+
+class KubeImageError(LabError):
+    """A container image for the kube lab could not be built (names the image and the step)."""
