@@ -127,5 +127,13 @@ class LabError(EnvironmentProblem):
     """The local lab could not be built or torn down."""
 
 
+class KubeBuildError(LabError):
+    """Kubernetes binaries could not be found or built (names the step and its log)."""
+
+
+class KubeLabError(LabError):
+    """The kube lab's cluster could not be brought up (names the host and component)."""
+
+
 class KubeImageError(LabError):
     """A container image for the kube lab could not be built (names the image and the step)."""

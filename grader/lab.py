@@ -26,13 +26,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import labnet
+from grader import kubelab, labnet
 from grader.errors import LabError
 from grader.labnet import run
 
 HOSTS = {"controlplane": "172.30.1.2", "node01": "172.30.2.2"}
 KUBE_HOST = "controlplane"
-PRIVATE_DIRS = ("/etc/kubernetes", "/var/lib/kubelet", "/etc/netns", "/root", "/tmp", "/run")
+# tmpfs per host: what a host keeps to itself (the kube lab's runtime state included)
+PRIVATE_DIRS = ("/etc/kubernetes", "/var/lib/kubelet", "/etc/netns", "/root", "/tmp", "/run", "/var/tmp",
+                "/etc/containerd", "/etc/cni", "/var/lib/cni", "/var/log/pods", "/var/log/containers",
+                "/var/log/grader", "/lib/modules", "/usr/libexec/kubernetes")
+# on disk per host (bound from <lab dir>/<host>/disk/NAME): large runtime state
+DISK_DIRS = {"/var/lib/containerd": "containerd", "/var/lib/etcd": "etcd"}
+# the machine's folder seen through a per-host overlay: the kube lab's binaries and the
+# systemctl/journalctl stand-ins land in each host's own upper layer
+OVERLAY_DIRS = {"/usr/local/sbin": "sbin"}
 ENV_DIR = "GRADER_LAB_DIR"
 DEFAULT_DIR = "/var/lib/grader/lab"
 LOCK_FILE = "/run/lock/grader-lab.lock"     # held while up/down run
@@ -97,27 +105,70 @@ class Lab(labnet.LabFolder):
 
     # --- public operations ---------------------------------------------------
 
-    def up(self) -> bool:
-        """Build the lab; True if built, False if it was already up (then nothing changes)."""
+    def up(self, *, kube: bool = False, kube_bin: Path | None = None, progress=None) -> bool:
+        """Build the lab; True if built, False if it was already up (then nothing changes).
+
+        With `kube`, a real kubeadm cluster runs inside the hosts (grader/kubelab.py); on a
+        lab that is up without one, the cluster is added to it.  A bring-up that fails
+        leaves no half-built lab behind (everything is removed; GRADER_LAB_KEEP=1 keeps it
+        for a look).
+        """
         labnet.require_root()
         labnet.require_tools()
-        with labnet.lock(LOCK_FILE, "grader lab"):
+        progress = progress or (lambda msg: None)
+        bin_dir = None
+        if kube:
+            from grader import kubebuild
+            bin_dir = kubebuild.ensure_binaries(kube_bin, progress=progress)
+        with labnet.lock(LOCK_FILE, "grader lab", timeout=900 if kube else 180):
             if self.is_up():
-                return False
+                if not kube or self.kube_built():
+                    return False
+                progress("lab: up without a cluster; adding the cluster to it")
+                self._guard(lambda: self._kube_up(bin_dir, progress))
+                return True
             self._teardown()
             conflicts = labnet.range_conflicts(HOSTS)
             if conflicts:
                 raise LabError(f"the lab's address range {labnet.NETWORK} is already in use on this machine: "
                                f"{'; '.join(conflicts)} (remove it, or run the lab on another machine)")
-            try:
-                self._build()
-            except BaseException:
+            progress("lab: network namespaces, bridge, hosts, sshd")
+            self._guard(self._build)
+            if kube:
+                self._guard(lambda: self._kube_up(bin_dir, progress))
+            return True
+
+    def _guard(self, work) -> None:
+        try:
+            work()
+        except BaseException:
+            if os.environ.get("GRADER_LAB_KEEP") != "1":
                 try:
                     self._teardown()
                 except LabError:
                     pass
-                raise
-            return True
+            raise
+
+    def kube_built(self) -> bool:
+        """The cluster was brought up in this lab (whatever state its nodes are in now)."""
+        return self._load_state(self.dir).get("kube") == "ready"
+
+    def kube(self, progress=print):
+        """The cluster inside this lab's hosts (grader.kubelab.KubeCluster)."""
+        from grader import kubebuild, kubelab
+        return kubelab.KubeCluster(self, kubebuild.cache_dir() / "bin", progress)
+
+    def _kube_up(self, bin_dir: Path, progress) -> None:
+        from grader import kubelab
+        state = self._load_state(self.dir)
+        if not state.get("layout"):
+            raise LabError("the lab that is up was built by an older grader without room for a cluster: "
+                           "run `grader lab down`, then `grader lab up --kube`")
+        state["kube"] = "building"
+        self._save_state(state)
+        kubelab.KubeCluster(self, bin_dir, progress).up(state, lambda: self._save_state(state))
+        state["kube"] = "ready"
+        self._save_state(state)
 
     def down(self, *, force: bool = False) -> bool:
         """Remove everything `up` created; True if there was something to remove.
@@ -148,11 +199,11 @@ class Lab(labnet.LabFolder):
     # --- building -------------------------------------------------------------
 
     def _build(self) -> None:
-        state = {"created_dirs": [], "iptables": False, "pins": []}
+        state = {"created_dirs": [], "iptables": False, "pins": [], "layout": 2}
         self._prepare_dir(state)
         self._save_state(state)
         self._write_files()
-        for path in PRIVATE_DIRS:
+        for path in (*PRIVATE_DIRS, *DISK_DIRS, *OVERLAY_DIRS):
             labnet.mkdirs(Path(path), state["created_dirs"])
         state["run_netns"] = not Path("/run/netns").exists()  # `ip netns add` makes it a mount point
         self._save_state(state)
@@ -174,7 +225,7 @@ class Lab(labnet.LabFolder):
 
     def _prepare_dir(self, state: dict) -> None:
         resolved = self.dir.resolve()
-        for private in PRIVATE_DIRS:
+        for private in (*PRIVATE_DIRS, *DISK_DIRS, *OVERLAY_DIRS):
             if resolved == Path(private) or Path(private) in resolved.parents:
                 raise LabError(f"{self.dir}: the lab folder cannot be under {private}, which each host has "
                                f"its own copy of; set {ENV_DIR} elsewhere (default {DEFAULT_DIR})")
@@ -191,6 +242,11 @@ class Lab(labnet.LabFolder):
         for host, address in HOSTS.items():
             hostdir = d / host
             hostdir.mkdir(mode=0o700, exist_ok=True)
+            for name in DISK_DIRS.values():
+                (hostdir / "disk" / name).mkdir(parents=True, exist_ok=True)
+            for name in OVERLAY_DIRS.values():
+                for layer in ("upper", "work"):
+                    (hostdir / "overlay" / name / layer).mkdir(parents=True, exist_ok=True)
             _keygen(hostdir / "ssh_host_ed25519_key", f"grader-lab-{host}")
             pub = (hostdir / "ssh_host_ed25519_key.pub").read_text().split()
             lines.append(f"{host},{address} {pub[0]} {pub[1]}")
@@ -272,7 +328,7 @@ class Lab(labnet.LabFolder):
                     inodes.add(os.stat(pin).st_ino)
             if labnet.host_processes(host, inodes):
                 did = True
-            labnet.kill_all(lambda h=host, i=inodes: labnet.host_processes(h, i))
+            labnet.kill_all(lambda h=host, i=inodes: labnet.host_processes(h, i) | kubelab.cgroup_pids(h))
             for d in dirs:
                 pin = d / host / "uts"
                 if _is_mount(pin):
@@ -285,6 +341,9 @@ class Lab(labnet.LabFolder):
             labnet.remove_bridge_forwarding()
         if any(s.get("run_netns") for s in states.values()) and not labnet.netns_names():
             _remove_empty_mountpoint(Path("/run/netns"))
+        kubelab.remove_cgroups(HOSTS)
+        for d, state in states.items():
+            kubelab.restore_sysctls(state.get("sysctls", {}))
         for d, state in states.items():
             if (d / MARKER).exists():
                 shutil.rmtree(d, ignore_errors=False)
@@ -316,14 +375,19 @@ def ssh_command(lab: Lab, address: str, command: str, *, timeout: int = 5) -> li
 def _init_script(host: str, d: Path) -> str:
     from shlex import quote as q
     hostdir = d / host
-    mounts = "\n".join(f"mount -t tmpfs -o mode=0755 grader-lab {q(p)}" for p in PRIVATE_DIRS)
+    mounts = [f"mount -t tmpfs -o mode=0755 grader-lab {q(p)}" for p in PRIVATE_DIRS]
+    mounts += [f"mount --bind {q(str(hostdir / 'disk' / name))} {q(p)}" for p, name in DISK_DIRS.items()]
+    mounts += [f"mount -t overlay grader-lab -o {q(f'lowerdir={p},upperdir={hostdir}/overlay/{name}/upper,workdir={hostdir}/overlay/{name}/work')} {q(p)}"
+               for p, name in OVERLAY_DIRS.items()]
+    mounts += labnet.cgroup_mount_lines()
+    mounts = "\n".join(mounts)
     return f"""# grader lab: runs as PID 1 of host {host}, inside its namespaces
 set -eu
 exec >>{q(str(hostdir / 'sshd.log'))} 2>&1 </dev/null
 hostname {q(host)}
 {mounts}
 chmod 0700 /root
-chmod 1777 /tmp
+chmod 1777 /tmp /var/tmp
 mkdir -p /run/sshd /run/netns /run/lock
 mount --bind {q(str(hostdir / 'hosts'))} /etc/hosts
 if [ -e /etc/hostname ]; then mount --bind {q(str(hostdir / 'hostname'))} /etc/hostname; fi

@@ -237,6 +237,39 @@ def kill_all(find, *, timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
+def cgroup_mount_lines() -> list[str]:
+    """Shell lines that mount the machine's cgroup hierarchies again under /sys/fs/cgroup.
+
+    A lab host starts under `ip netns exec`, which mounts a fresh sysfs over /sys (so
+    /sys/class/net shows the host's own links) and with it hides /sys/fs/cgroup; the
+    kube lab's kubelet and runc need the hierarchies, which are the machine's own
+    (mounting a v1 hierarchy again with the same options gives the same tree).
+    """
+    from shlex import quote as q
+    lines = []
+    try:
+        with open("/proc/self/mounts") as fh:
+            mounts = [line.split() for line in fh]
+    except OSError:
+        return lines
+    root = next((m for m in mounts if len(m) > 2 and m[1] == "/sys/fs/cgroup"), None)
+    subs = [m for m in mounts if len(m) > 3 and m[2] in ("cgroup", "cgroup2") and m[1].startswith("/sys/fs/cgroup")]
+    if not subs:
+        return lines
+    if root is not None or all(m[1] != "/sys/fs/cgroup" for m in subs):
+        lines.append("mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup")
+    for _dev, point, fstype, opts, *_ in subs:
+        if point == "/sys/fs/cgroup":
+            lines.append(f"mount -t {fstype} -o {q(opts)} {fstype} /sys/fs/cgroup")
+            continue
+        options = opts
+        if fstype == "cgroup" and all(o.startswith("name=") or o in ("rw", "ro", "relatime", "nosuid", "nodev",
+                                                                     "noexec", "xattr") for o in opts.split(",")):
+            options = "none," + opts
+        lines.append(f"mkdir -p {q(point)} && mount -t {fstype} -o {q(options)} {fstype} {q(point)}")
+    return lines
+
+
 # --- files -------------------------------------------------------------------
 
 def mkdirs(path: Path, created: list) -> None:

@@ -26,21 +26,12 @@ from pathlib import Path
 
 import pytest
 
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str):
-    """Fail in CI, skip elsewhere."""
-    if in_ci():
-        pytest.fail(f"CI must be able to run this: {reason}", pytrace=False)
-    pytest.skip(reason)
+from needs import in_ci, unavailable  # tests/needs.py
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab_lifecycle: brings a lab down and up again; runs after all other tests")
+    config.addinivalue_line("markers", "kube: needs the kube lab (a real cluster in the lab's hosts)")
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -110,7 +101,7 @@ class DockerLabHandle(_Handle):
         return proc
 
 
-def _session_lab(request, make, lease_path: str, tools: dict, handle_cls):
+def _session_lab(request, make, lease_path: str, tools: dict, handle_cls, **up_args):
     reason = _cannot_build(tools)
     if reason:
         unavailable(reason)
@@ -120,7 +111,7 @@ def _session_lab(request, make, lease_path: str, tools: dict, handle_cls):
     lab = make()
     start = time.monotonic()
     try:
-        created = lab.up()
+        created = lab.up(**up_args)
     except LabError as exc:
         lease.close()
         unavailable(f"cannot bring the lab up: {exc}")
@@ -142,7 +133,29 @@ def lab(request):
     """The local two-host lab (controlplane, node01), up for the whole session."""
     from grader import labnet
     from grader.lab import LEASE_FILE, Lab
-    yield from _session_lab(request, Lab.current, LEASE_FILE, labnet.TOOLS, LabHandle)
+    kube = wants_kube(request.session)
+    yield from _session_lab(request, Lab.current, LEASE_FILE, labnet.TOOLS, LabHandle,
+                            **({"kube": True, "progress": _progress(request)} if kube else {}))
+
+
+def wants_kube(session) -> bool:
+    """The session runs tests marked `kube`: then the one lab of the session is the kube lab
+    (the same two hosts with a real cluster inside), so every lab test runs on it."""
+    return any(item.get_closest_marker("kube") for item in session.items)
+
+
+def _progress(request):
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    return (lambda msg: reporter.write_line(f"  {msg}")) if reporter else (lambda msg: None)
+
+
+@pytest.fixture(scope="session")
+def kube_lab(lab):
+    """The lab with its Kubernetes cluster (both nodes Ready), for tests marked `kube`."""
+    if not lab.lab.kube_built():
+        unavailable("the lab is up without a cluster (it was up before this session): "
+                    "`grader lab down` and run again, or `grader lab up --kube` first")
+    return lab
 
 
 @pytest.fixture(scope="session")
@@ -176,10 +189,11 @@ def _exclusive(handle):
                     "set GRADER_LAB_LIFECYCLE=1 to run the down/up lifecycle test anyway")
     if not handle.lease.try_exclusive():
         unavailable("another test session is using the lab; not bringing it down under it")
+    kube = bool(getattr(handle.lab, "kube_built", lambda: False)())
     try:
         yield handle
     finally:
         try:
-            handle.lab.up()  # leave it as the session had it
+            handle.lab.up(**({"kube": True} if kube else {}))  # leave it as the session had it
         finally:
             handle.lease.shared()

@@ -10,6 +10,12 @@ Needs root.  `lab up` prints the path of the lab's inventory on stdout, so:
 
   export GRADER_INVENTORY=$(grader lab up)
 
+--kube also runs a real Kubernetes cluster inside the two hosts (kubeadm, containerd,
+the four static control-plane pods, CoreDNS; nodes controlplane and node01), laid out
+like killercoda's kubernetes-kubeadm-2nodes.  Its binaries are built once per machine
+from the Go modules in lab/kube (Go needed; about 10 min cold), or taken from
+--kube-bin DIR / $GRADER_KUBE_BIN (official release binaries).  See docs/lab.md.
+
 --docker works on the docker variant instead: a private dockerd with two kind-like
 containers, grader-control-plane and grader-worker, reached by the docker transport.
 """
@@ -23,11 +29,19 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="lab_command", metavar="ACTION", parser_class=type(parser))
     for name, func, text in (("up", _up, "build the lab (does nothing if it is already up); prints the inventory path"),
                              ("down", _down, "remove everything `lab up` created (safe to run twice)"),
-                             ("status", _status, "show each host and whether it answers (exit 3 if not all do)")):
+                             ("status", _status, "show each host and whether it answers (exit 3 if not all do)"),
+                             ("build", _build, "build (or reuse) the kube lab's Kubernetes binaries and images; "
+                                               "prints the binaries' folder")):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--docker", action="store_true", help="the docker variant (kind-like containers)")
         p.add_argument("--dir", metavar="DIR", help="the lab's state folder (default: $GRADER_LAB_DIR or "
                        "/var/lib/grader/lab; with --docker $GRADER_DOCKER_LAB_DIR or /var/lib/grader/docker-lab)")
+        if name in ("up", "build"):
+            p.add_argument("--kube", action="store_true",
+                           help="also bring up a real Kubernetes cluster inside the hosts (builds it once)")
+            p.add_argument("--kube-bin", metavar="DIR",
+                           help="take the Kubernetes binaries from DIR instead of building them "
+                                "(default: $GRADER_KUBE_BIN, else the build cache)")
         if name == "down":
             p.add_argument("--force", action="store_true",
                            help="remove it even while a test session is using it")
@@ -52,17 +66,47 @@ def _lab(args):
 
 def _up(args) -> int:
     import time
+    from pathlib import Path
+
+    from grader.errors import UsageError
 
     lab = _lab(args)
+    kube = getattr(args, "kube", False) or bool(getattr(args, "kube_bin", None))
+    if kube and args.docker:
+        raise UsageError("lab up: --kube is for the local lab, not --docker (the docker variant is kind-like already)")
     start = time.monotonic()
-    built = lab.up()
+    if args.docker:
+        built = lab.up()
+    else:
+        def progress(msg: str) -> None:
+            print(f"grader: {msg}", file=sys.stderr, flush=True)
+        built = lab.up(kube=kube, kube_bin=Path(args.kube_bin) if args.kube_bin else None, progress=progress)
     took = time.monotonic() - start
-    what = "docker lab" if args.docker else "lab"
+    what = "docker lab" if args.docker else ("kube lab" if kube else "lab")
     if built:
         print(f"grader: {what} up in {took:.1f}s; inventory:", file=sys.stderr)
     else:
         print(f"grader: {what} already up; inventory:", file=sys.stderr)
     print(lab.inventory_path)
+    return 0
+
+
+def _build(args) -> int:
+    import time
+    from pathlib import Path
+
+    from grader import kubebuild, kubeimages
+
+    start = time.monotonic()
+
+    def progress(msg: str) -> None:
+        print(f"grader: {msg}", file=sys.stderr, flush=True)
+
+    bin_dir = kubebuild.ensure_binaries(Path(args.kube_bin) if args.kube_bin else None, progress=progress)
+    kubeimages.build_images(bin_dir, kubebuild.cache_dir() / "images", progress=progress)
+    print(f"grader: Kubernetes {kubebuild.VERSION} binaries and images ready in "
+          f"{time.monotonic() - start:.1f}s", file=sys.stderr)
+    print(bin_dir)
     return 0
 
 
@@ -90,5 +134,9 @@ def _status(args) -> int:
     for h in hosts:
         print(f"{h.name:<14} {h.address:<12} ssh {'ok' if h.ssh else 'DOWN':<5} {h.detail}")
     ok = all(h.ssh for h in hosts)
+    if ok and lab.kube_built():
+        ready = lab.kube().ready()
+        print(f"cluster        {'both nodes Ready' if ready else 'NOT READY (kubectl get nodes on controlplane)'}")
+        ok = ok and ready
     print(f"lab is {'up' if ok else 'down'}" + (f"; inventory {lab.inventory_path}" if ok else ""))
     return 0 if ok else EXIT_ENVIRONMENT

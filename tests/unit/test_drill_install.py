@@ -36,6 +36,14 @@ def test_install_sh_covers_the_lab_tools_and_runs_the_demo():
     assert re.search(r"^exec \.venv/bin/grader demo", text, re.M)
 
 
+def test_install_sh_covers_the_kube_lab_and_its_images():
+    from grader import kubeimages, kubelab
+
+    needed = set(kubelab.TOOLS.values()) | set(kubeimages.apt_packages()) - {"apt", "dpkg"}
+    assert needed <= install_packages(), needed - install_packages()
+    assert "containernetworking-plugins" in install_packages()
+
+
 def test_install_sh_is_valid_bash_and_refuses_non_root():
     assert subprocess.run(["bash", "-n", str(REPO / "install.sh")]).returncode == 0
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash",
