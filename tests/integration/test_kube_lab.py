@@ -107,3 +107,47 @@ def test_validate_cka_road_trip_passes_on_the_real_cluster(kube_lab, tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert len(results["tasks"]) == 9
+
+
+def _lab_processes() -> list[str]:
+    """Processes of the kube lab left on the machine (found by their command lines)."""
+    from pathlib import Path
+    marks = (b"/usr/local/sbin/kubelet", b"/etc/containerd/config.toml", b"kube-apiserver", b"etcd\x00--",
+             b"containerd-shim", b"kube-proxy", b"/coredns", b"grader-svc")
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmd = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if any(m in cmd for m in marks):
+                found.append(f"{p.name}: {cmd[:80]!r}")
+    return found
+
+
+@pytest.mark.lab_lifecycle
+def test_lab_down_leaves_nothing_of_the_cluster_behind(kube_lab, lab_alone):
+    from pathlib import Path
+
+    from grader import kubelab, labnet
+    state = json.loads((lab_alone.dir / "state.json").read_text())
+    recorded = state["sysctls"]
+    assert Path("/proc/sys/kernel/panic").read_text().strip() == "10"  # the kubelet's value while up
+    assert _lab_processes(), "the probe finds nothing even while the cluster runs"
+    assert any(h.joinpath("grader-node01").is_dir() for h in kubelab.hierarchies())
+
+    lab_alone.lab.down(force=True)
+
+    assert _lab_processes() == []
+    assert [str(h / kubelab.cgroup_name(n)) for h in kubelab.hierarchies() for n in ("controlplane", "node01")
+            if (h / kubelab.cgroup_name(n)).exists()] == []
+    assert {"controlplane", "node01"}.isdisjoint(labnet.netns_names())
+    assert not labnet.link_exists(labnet.BRIDGE)
+    for key, value in recorded.items():
+        assert Path("/proc/sys", key).read_text().strip() == value, key
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert "/var/lib/grader" not in mounts and "grader-lab" not in mounts
+    assert not lab_alone.dir.exists()
+    for created in state["created_dirs"]:
+        assert not Path(created).exists() or created in ("/var/lib/grader",), created
