@@ -4,6 +4,13 @@ host down, freeze it, change its key or refuse our key without touching the shar
 It listens on the controlplane address (172.30.1.2) on a random free port, with its own
 host key and the lab's client key authorised.  Used by tests/integration/test_faults.py
 and tests/integration/test_transport_ssh.py.
+
+It runs inside the controlplane host's own namespaces (`nsenter` into the mount, UTS,
+network and PID namespaces of the host's first process), like the host's own sshd: the
+host's private /run already has the /run/sshd that sshd needs, and its files (config,
+host key, authorized_keys) live in the host's private /tmp, so nothing is created on the
+machine itself and nothing depends on what the machine happens to have.  `close()`
+removes them.  The client's side (known_hosts, the sshd's log) stays in the test's folder.
 """
 from __future__ import annotations
 
@@ -11,12 +18,14 @@ import os
 import random
 import signal
 import socket
+import shutil
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 ADDRESS = "172.30.1.2"          # the lab's controlplane: the extra sshd listens there too
-NETNS = "controlplane"
+HOST = "controlplane"
 SSHD_CONFIG = """\
 # an extra sshd of grader's tests (tests/extra_sshd.py)
 Port {port}
@@ -66,17 +75,43 @@ def tree(pid: int) -> list[int]:
     return found
 
 
+def host_init_pid(host: str) -> int:
+    """The first process of a lab host (PID 1 of its PID namespace: the host's sshd), found
+    as grader.lab finds a host's processes: by its network namespace."""
+    from grader import labnet
+
+    own = {kind: labnet.ns_inode("self", kind) for kind in ("mnt", "uts")}
+    for pid in sorted(labnet.netns_pids(host)):
+        try:
+            nspid = (Path(f"/proc/{pid}/status").read_text().split("NSpid:", 1)[1].splitlines()[0].split())
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if nspid[-1] == "1" and all(labnet.ns_inode(pid, kind) not in (None, own[kind]) for kind in own):
+            return pid
+    raise AssertionError(f"no process of lab host {host} found (is the lab up? grader lab status)")
+
+
 class ExtraSSHD:
-    """An sshd of our own in the controlplane host's network namespace."""
+    """An sshd of our own in the controlplane host's namespaces."""
 
     def __init__(self, lab, dir: Path):
         self.lab, self.dir = lab, dir
         dir.mkdir(parents=True, exist_ok=True)
-        self.host_pub = keygen(dir / "host_key")
-        (dir / "authorized_keys").write_text(Path(f"{lab.lab.key}.pub").read_text())
+        self.host_pid = host_init_pid(HOST)
+        # the host's /tmp is private to it: seen from here through its process's root
+        self.inner = Path(f"/tmp/grader-extra-sshd-{uuid.uuid4().hex[:12]}")
+        self.outer = Path(f"/proc/{self.host_pid}/root{self.inner}")
+        self.outer.mkdir(mode=0o700)
+        self.host_pub = keygen(self.outer / "host_key")
+        (self.outer / "authorized_keys").write_text(Path(f"{lab.lab.key}.pub").read_text())
         self.known_hosts = dir / "known_hosts"
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | None = None    # nsenter, whose one child is the sshd
+        self.pid = 0                                  # the sshd (its listener)
         self.port = 0
+
+    def file(self, name: str) -> tuple[str, Path]:
+        """A file of ours in the host: (its path inside the host, the same file seen from here)."""
+        return str(self.inner / name), self.outer / name
 
     @property
     def known_name(self) -> str:
@@ -89,15 +124,17 @@ class ExtraSSHD:
 
     def start(self) -> "ExtraSSHD":
         sshd = "/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else "sshd"
+        nsenter = ["nsenter", f"--target={self.host_pid}", "--mount", "--uts", "--net", "--pid", "--wd=/", "--"]
         for _ in range(10):
             port = random.randint(20000, 29999)
-            (self.dir / "sshd_config").write_text(SSHD_CONFIG.format(port=port, address=ADDRESS, dir=self.dir))
+            (self.outer / "sshd_config").write_text(SSHD_CONFIG.format(port=port, address=ADDRESS, dir=self.inner))
             log = open(self.dir / "sshd.log", "wb")
-            proc = subprocess.Popen(["ip", "netns", "exec", NETNS, sshd, "-D", "-e", "-f", str(self.dir / "sshd_config")],
+            proc = subprocess.Popen([*nsenter, sshd, "-D", "-e", "-f", str(self.inner / "sshd_config")],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
             log.close()
             if self._wait(port, proc):
                 self.proc, self.port = proc, port
+                self.pid = _children()[proc.pid][0]
                 return self
             self._kill(proc.pid)
             proc.wait(timeout=10)
@@ -118,11 +155,22 @@ class ExtraSSHD:
 
     @staticmethod
     def _kill(pid: int) -> None:
-        for p in tree(pid):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        """SIGKILL pid and its descendants until none is alive (forks meanwhile are caught too).
+
+        What dies inside the host is reaped by the host's first process, in its own time:
+        a zombie counts as dead."""
+        deadline = time.monotonic() + 10
+        while True:
+            alive = [p for p in tree(pid) if not dead(p)]
+            if not alive:
+                return
+            assert time.monotonic() < deadline, f"the extra sshd's processes would not die: {alive}"
+            for p in alive:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
 
     def kill(self) -> None:
         """SIGKILL the sshd and everything it started: every connection drops at once."""
@@ -130,7 +178,12 @@ class ExtraSSHD:
             self.signal(signal.SIGCONT)
             self._kill(self.proc.pid)
             self.proc.wait(timeout=10)
-            self.proc = None
+            self.proc, self.pid = None, 0
+
+    def close(self) -> None:
+        """kill(), then remove our files from the host's /tmp."""
+        self.kill()
+        shutil.rmtree(self.outer, ignore_errors=True)
 
     def signal(self, sig: int) -> None:
         """Send `sig` to the sshd and everything it started (SIGSTOP: the host freezes)."""
@@ -148,9 +201,9 @@ class ExtraSSHD:
         """SIGSTOP the per-connection sshd processes (not the listener) and wait until
         they are stopped: the host accepted our connection and now answers nothing."""
         pids = []
-        for p in tree(self.proc.pid)[1:]:
+        for p in tree(self.pid)[1:]:     # below the listener
             try:
-                if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"sshd: "):
+                if _cmdline(p).startswith(b"sshd: "):
                     os.kill(p, signal.SIGSTOP)
                     pids.append(p)
             except OSError:  # gone meanwhile
@@ -161,6 +214,21 @@ class ExtraSSHD:
             assert time.monotonic() < deadline, "the sshd session processes did not stop"
             time.sleep(0.01)
         return pids
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def dead(pid: int) -> bool:
+    """Gone, or a zombie (dead, waiting for its parent to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
 
 
 def _stopped(pid: int) -> bool:

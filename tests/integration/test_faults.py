@@ -36,7 +36,7 @@ def extra(lab, tmp_path):
     try:
         yield sshd
     finally:
-        sshd.kill()
+        sshd.close()
 
 
 def write_inventory(lab, extra: ExtraSSHD, path: Path, *, key: str | None = None) -> Path:
@@ -120,7 +120,7 @@ def test_host_down_before_grading(lab, extra, tmp_path):
 def test_sshd_killed_mid_pass(lab, extra, tmp_path):
     extra.start().trust()
     inv = write_inventory(lab, extra, tmp_path / "inv.yaml")
-    marker = tmp_path / "second-check-started"
+    marker, seen = extra.file("second-check-started")  # the check touches it inside the host
     pack = write_pack(tmp_path / "pack", [
         NODE01_OK,
         {"name": "first", "host": "extra", "run": "echo first", "expect": {"stdout": "first"}},
@@ -135,7 +135,7 @@ def test_sshd_killed_mid_pass(lab, extra, tmp_path):
                           env=env, stdin=subprocess.DEVNULL) as run:
         try:
             deadline = time.monotonic() + 60
-            while not marker.exists():
+            while not seen.exists():
                 assert run.poll() is None, run.communicate()
                 assert time.monotonic() < deadline, "the second check never started"
                 time.sleep(0.05)
@@ -170,7 +170,7 @@ def test_host_frozen_before_grading(lab, extra, tmp_path):
 def test_host_frozen_mid_pass(lab, extra, tmp_path):
     extra.start().trust()
     inv = write_inventory(lab, extra, tmp_path / "inv.yaml")
-    marker = tmp_path / "second-check-started"
+    marker, seen = extra.file("second-check-started")  # the check touches it inside the host
     pack = write_pack(tmp_path / "pack", [
         NODE01_OK,
         {"name": "first", "host": "extra", "run": "echo first", "expect": {"stdout": "first"}, "timeout": 1},
@@ -185,7 +185,7 @@ def test_host_frozen_mid_pass(lab, extra, tmp_path):
                           env=env, stdin=subprocess.DEVNULL) as run:
         try:
             deadline = time.monotonic() + 60
-            while not marker.exists():
+            while not seen.exists():
                 assert run.poll() is None, run.communicate()
                 assert time.monotonic() < deadline, "the second check never started"
                 time.sleep(0.05)

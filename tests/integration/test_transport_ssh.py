@@ -60,7 +60,7 @@ def own_sshd(lab, tmp_path):
     try:
         yield ADDRESS, sshd.port, sshd.known_hosts, sshd
     finally:
-        sshd.kill()
+        sshd.close()
 
 
 def _tag() -> str:
