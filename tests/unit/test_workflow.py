@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import yaml
 from grader.cli import build_parser
 from grader.cli.core import shard
 from grader.errors import UsageError
+from needs import tool  # tests/needs.py
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "validate-packs.yml"
@@ -140,9 +140,7 @@ def test_shards_split_without_overlap():
 
 
 def test_invoke_lists_every_task_with_its_purpose():
-    invoke = shutil.which("invoke")
-    if not invoke:
-        pytest.skip("invoke is not installed")
+    invoke = tool("invoke")
     out = subprocess.run([invoke, "--list"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     listed = dict(re.findall(r"^  (\S+)\s+(\S.*)$", out.stdout, re.M))
