@@ -11,26 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import sysconfig
 from pathlib import Path
 
 
-def interpreter_bin() -> list[Path]:
-    """The folders of the running interpreter's scripts (a venv's bin/), unresolved: a
-    venv's python is a symlink to the system one, whose folder is not the venv's."""
-    folders = []
-    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-        if folder not in folders:
-            folders.append(folder)
-    return folders
+def interpreter_bin() -> Path:
+    """The folder of the running interpreter (a venv's bin/), unresolved: a venv's python
+    is a symlink to the system one, whose folder is not the venv's."""
+    return Path(sys.executable).parent
 
 
 def beside_interpreter(name: str) -> str | None:
     """`name` in the interpreter's bin folder, if it is an executable file there."""
-    for folder in interpreter_bin():
-        candidate = folder / (f"{name}.exe" if os.name == "nt" else name)
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
+    candidate = interpreter_bin() / (f"{name}.exe" if os.name == "nt" else name)
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
     return None
 
 
