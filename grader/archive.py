@@ -137,14 +137,18 @@ def manifest_for(root: Path) -> Manifest:
 def build(ref: str, out_dir: str | Path, *, lint: bool = True) -> tuple[Path, Manifest]:
     """Lint the pack (unless lint=False), then write OUT_DIR/NAME-VERSION.tar.gz.
 
-    Raises PackError when lint finds problems (the message names how many and the
-    first; `lint_problems()` gives them all).  Returns (archive path, manifest).
+    Raises PackError when lint finds problems (errors; the message names how many and
+    the first; `grader.lint.lint()` gives them all); warnings do not stop the build.
+    Returns (archive path, manifest).
     """
     from grader.packs import find_pack
 
     root = find_pack(str(ref))
     if lint:
-        problems = lint_problems(str(root))
+        from grader.findings import errors
+        from grader.lint import lint as lint_pack
+
+        problems = errors(lint_pack(str(root)))
         if problems:
             raise PackError(f"refusing to build: grader lint found {len(problems)} problem(s), "
                             f"the first: {problems[0]}", file=str(root))
@@ -169,12 +173,6 @@ def build(ref: str, out_dir: str | Path, *, lint: bool = True) -> tuple[Path, Ma
             os.unlink(tmp)
         raise
     return target, manifest
-
-
-def lint_problems(ref: str) -> list[str]:
-    from grader.lint import lint
-
-    return lint(ref)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
@@ -393,4 +391,4 @@ def describe(manifest: Manifest) -> dict:
 
 
 __all__ = ["FORMAT", "MANIFEST", "Manifest", "build", "verify", "open_archive", "pack_digest", "cache_root",
-           "grader_home", "is_archive", "lint_problems", "describe"]
+           "grader_home", "is_archive", "describe"]

@@ -4,28 +4,33 @@ The loader's problems (schema, unknown keys, files, duplicate ids, templates), t
 each Kubernetes manifest (`*.yaml` files besides task.yaml, rendered with seed 0)
 against the Kubernetes schemas, and each script and `run` command (rendered) with
 shellcheck.
+
+Everything found is a `grader.findings.Finding`: an ERROR (a problem) or a WARNING (a
+tool that is not installed: lint did what it could).
 """
 from __future__ import annotations
 
 from grader.errors import GraderError
+from grader.findings import Finding, from_error
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
-def lint(ref: str, *, inventory=None) -> list[str]:
+def lint(ref: str, *, inventory=None) -> list[Finding]:
+    """Every finding for one pack: the loader's problems, else the manifests' and scripts'."""
     from grader.loader import lint_pack
 
     try:
         pack, problems = lint_pack(ref, inventory=inventory)
     except GraderError as exc:
-        return [str(exc)]
-    lines = [str(p) for p in problems]
+        return [from_error(exc)]
+    findings = [from_error(p) for p in problems]
     if pack is None or problems:
-        return lines
-    return lines + _external(pack, inventory)
+        return findings
+    return findings + _external(pack, inventory)
 
 
-def _external(pack, inventory) -> list[str]:
+def _external(pack, inventory) -> list[Finding]:
     from grader.inventory import killercoda_default
     from grader.lint_external import lint_manifests, lint_scripts
     from grader.templating import render_task
@@ -56,8 +61,3 @@ def _external(pack, inventory) -> list[str]:
     if unique:
         problems += lint_scripts(unique)
     return problems
-
-
-def is_warning(line: str) -> bool:
-    """A tool that is not installed makes a warning, not a problem: lint did what it could."""
-    return " is not installed, so " in line

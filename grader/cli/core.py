@@ -121,22 +121,27 @@ def cmd_show(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from grader.lint import is_warning, lint
+    from grader.findings import errors, warnings
+    from grader.lint import lint
 
     report = {ref: lint(ref) for ref in args.packs}
-    problems = {ref: [line for line in lines if not is_warning(line)] for ref, lines in report.items()}
-    warnings = {ref: [line for line in lines if is_warning(line)] for ref, lines in report.items()}
     if args.json:
-        emit_json({ref: {"problems": problems[ref], "warnings": warnings[ref]} for ref in report})
+        emit_json({ref: {"problems": [str(f) for f in errors(found)], "warnings": [str(f) for f in warnings(found)],
+                         "findings": [f.to_json() for f in found]} for ref, found in report.items()})
     else:
-        for ref in report:
-            for line in problems[ref]:
-                print(line)
-            for line in warnings[ref]:
-                print(f"warning: {line}", file=sys.stderr)
-            count = len(problems[ref])
+        for ref, found in report.items():
+            for finding in errors(found):
+                print(finding)
+            print_warnings(warnings(found))
+            count = len(errors(found))
             print(f"{ref}: {'ok' if not count else f'{count} problem(s)'}", file=sys.stderr)
-    return 2 if any(problems.values()) else EXIT_OK
+    return 2 if any(errors(found) for found in report.values()) else EXIT_OK
+
+
+def print_warnings(found) -> None:
+    """Warnings go to stderr, marked as such: they are reported, never refused."""
+    for finding in found:
+        print(f"warning: {finding}", file=sys.stderr)
 
 
 def cmd_exec(args) -> int:

