@@ -12,8 +12,9 @@ from pathlib import Path
 from invoke import Collection, task
 
 ROOT = Path(__file__).resolve().parent
-PY = shlex.quote(sys.executable)
+PY = shlex.quote(sys.executable)     # the interpreter running invoke: the venv's, with grader in it
 GRADER = f"{PY} -m grader"
+README_TEST = f"{PY} -m pytest -q"   # the README's test command (.venv/bin/python -m pytest -q)
 KIND_CONFIG = ROOT / "kind" / "kind-config.yaml"
 KIND_INVENTORY = ROOT / "kind" / "inventory.yaml"
 KIND_CLUSTER = "grader"
@@ -21,7 +22,7 @@ KIND_CLUSTER = "grader"
 
 def _builtin_packs(target: str | None = None) -> list[dict]:
     sys.path.insert(0, str(ROOT))
-    from grader.loader import builtin_names, peek_pack
+    from grader.packs import builtin_names, peek_pack
 
     packs = [peek_pack(name) for name in builtin_names()]
     return [p for p in packs if target in (None, p["target"])]
@@ -31,21 +32,23 @@ def _builtin_packs(target: str | None = None) -> list[dict]:
             "keyword": "only tests matching this pytest -k expression",
             "verbose": "pytest -v instead of -q"})
 def test(c, marker="", keyword="", verbose=False):
-    """Run the test suite with pytest (lab and docker tests need root; they skip without it)."""
-    args = ["-v" if verbose else "-q"]
+    """Run the test suite: the README's command, from the checkout (lab and docker tests need root)."""
+    command = f"{PY} -m pytest -v" if verbose else README_TEST
     if marker:
-        args += ["-m", marker]
+        command += f" -m {shlex.quote(marker)}"
     if keyword:
-        args += ["-k", keyword]
-    c.run(f"{PY} -m pytest {' '.join(shlex.quote(a) for a in args)}", pty=False)
+        command += f" -k {shlex.quote(keyword)}"
+    with c.cd(str(ROOT)):
+        c.run(command, pty=False)
 
 
 @task
 def lint(c):
     """Lint every built-in pack (schema, templates, manifests, shellcheck) and compile the code."""
-    c.run(f"{PY} -m compileall -q grader tests tasks.py")
     names = " ".join(shlex.quote(p["name"]) for p in _builtin_packs())
-    c.run(f"{GRADER} lint {names}")
+    with c.cd(str(ROOT)):
+        c.run(f"{PY} -m compileall -q grader tests tasks.py")
+        c.run(f"{GRADER} lint {names}")
 
 
 @task(name="up", help={"docker": "the docker variant (kind-like containers in a private dockerd)"})
@@ -64,9 +67,12 @@ def lab_down(c, docker=False):
             "inventory": "inventory file; default: the lab's for linux packs, kind/inventory.yaml for kubernetes",
             "target": "with no --pack: 'linux' (the lab) or 'kubernetes' (the kind cluster)",
             "shard": "I/N: only the I-th of N slices of the tasks",
+            "task": "with --pack: only these task ids, comma-separated",
             "out": "where to write results.json, report.html and junit.xml per pack"})
-def validate(c, pack="", inventory="", target="linux", shard="", out="results"):
+def validate(c, pack="", inventory="", target="linux", shard="", out="results", task=""):
     """Self-test packs: setup must break each task, its solution must fix it (JUnit/HTML in results/)."""
+    if task and not pack:
+        raise SystemExit("validate: --task needs --pack (task ids belong to one pack)")
     packs = [pack] if pack else [p["name"] for p in _builtin_packs(target)]
     if not inventory:
         inventory = str(KIND_INVENTORY) if target == "kubernetes" and not pack else \
@@ -77,6 +83,8 @@ def validate(c, pack="", inventory="", target="linux", shard="", out="results"):
         cmd = f"{GRADER} validate {shlex.quote(name)} -i {shlex.quote(inventory)} -o {shlex.quote(str(dest))}"
         if shard:
             cmd += f" --shard {shlex.quote(shard)}"
+        if task:
+            cmd += f" --task {shlex.quote(task)}"
         if not c.run(cmd, warn=True).ok:
             failed.append(name)
     if failed:
@@ -86,7 +94,7 @@ def validate(c, pack="", inventory="", target="linux", shard="", out="results"):
 @task(help={"checks": "number of checks in the benchmark pack", "runs": "repetitions (the median is reported)"})
 def bench(c, checks=100, runs=5):
     """Benchmark grading on the local lab against per-check ssh (bench/bench_grading.py)."""
-    c.run(f"{PY} bench/bench_grading.py --checks {int(checks)} --runs {int(runs)}")
+    c.run(f"{PY} {shlex.quote(str(ROOT / 'bench' / 'bench_grading.py'))} --checks {int(checks)} --runs {int(runs)}")
 
 
 @task(help={"out": "output folder", "wheel": "also build the Python wheel and sdist (needs `build` or pip)"})
@@ -98,7 +106,7 @@ def build(c, out="dist", wheel=True):
     for archive in sorted(packs_out.glob("*.tar.gz")):
         c.run(f"{GRADER} pack verify {shlex.quote(str(archive))}")
     if wheel:
-        c.run(f"{PY} -m pip wheel --no-deps -w {shlex.quote(out)} .")
+        c.run(f"{PY} -m pip wheel -q --no-deps -w {shlex.quote(out)} {shlex.quote(str(ROOT))}")
 
 
 @task(name="up", help={"image": "kind node image (default: kind's own for its version)"})
