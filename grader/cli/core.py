@@ -29,12 +29,18 @@ def register(sub) -> None:
     add_json(p)
     p.set_defaults(func=cmd_lint)
 
-    p = sub.add_parser("exec", help="run an ad-hoc command on an inventory host: grader exec HOST -- CMD")
+    import argparse
+
+    p = sub.add_parser("exec", help="run an ad-hoc command on an inventory host: grader exec HOST -- CMD",
+                       description=EXEC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("host", help="a host role from the inventory (controlplane, node01, ...)")
-    p.add_argument("cmd", nargs="+", metavar="CMD", help="the command and its arguments (after --)")
+    p.add_argument("cmd", nargs="*", metavar="-- CMD",
+                   help="several words: a command and its arguments, each quoted for the remote shell; "
+                        "one word: a shell command line")
     p.add_argument("--timeout", type=float, default=60, help="seconds before the command is stopped (default 60)")
     add_inventory(p)
     p.set_defaults(func=cmd_exec)
+    p.__class__ = type("ExecParser", (_CommandAfterDashDash, type(p)), {})
 
     for name, helptext in (("setup", "break the task(s): run their setup steps"),
                            ("solve", "apply the reference solution(s)"),
@@ -144,12 +150,60 @@ def print_warnings(found) -> None:
         print(f"warning: {finding}", file=sys.stderr)
 
 
+EXEC_HELP = """\
+Run one command on an inventory host and pass its output and exit code through.
+
+Several words after -- are a command and its arguments (an argv, as `docker exec` and
+`kubectl exec` take it): each word is quoted for the host's shell and arrives as it was
+given.  One word is a shell command line: the host's shell interprets it (pipes,
+redirections, variables, `;`).
+
+  grader exec node01 -- sh -c 'echo x > /tmp/f'    # argv: sh gets -c and 'echo x > /tmp/f'
+  grader exec node01 -- ls -l '/tmp/a file'         # argv: ls gets one argument '/tmp/a file'
+  grader exec node01 -- 'ip -br addr | grep eth0'   # one word: a command line with a pipe
+
+Options go before or after HOST, before --.
+"""
+
+
+class _CommandAfterDashDash:
+    """exec's parser: everything after the first -- is the command, verbatim (argparse itself
+    would drop a second --, as in `grader exec HOST -- grep -- -v FILE`)."""
+
+    _inner = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        if self._inner:      # called back by parse_known_intermixed_args
+            return super().parse_known_args(args, namespace)
+        cut = args.index("--") if "--" in args else len(args)
+        self._inner = True
+        try:                 # options and words in any order: HOST -i FILE 'CMD' too
+            namespace, extra = self.parse_known_intermixed_args(args[:cut], namespace)
+        finally:
+            self._inner = False
+        if cut == len(args):
+            return namespace, extra
+        # words before -- besides HOST belong to the command, and so does that --
+        namespace.cmd = [*namespace.cmd, "--", *args[cut + 1:]] if namespace.cmd else args[cut + 1:]
+        return namespace, extra
+
+
+def exec_command(words: list[str]) -> str:
+    """The command `grader exec` sends: one word as the command line it is, several as a quoted argv."""
+    from grader.transport.base import quote
+
+    if not words:
+        raise UsageError("exec: no command: grader exec HOST -- CMD [ARG...]")
+    return words[0] if len(words) == 1 else " ".join(quote(w) for w in words)
+
+
 def cmd_exec(args) -> int:
     from grader.transport import Pool
 
+    command = exec_command(args.cmd)
     inventory = inventory_from(args)
     inventory.host(args.host)
-    command = " ".join(args.cmd) if len(args.cmd) > 1 else args.cmd[0]
     with Pool(inventory) as pool:
         result = pool.get(args.host).run(command, timeout=args.timeout)
     sys.stdout.write(result.stdout)
