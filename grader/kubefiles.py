@@ -209,14 +209,9 @@ evictionHard:
 """ % CONTAINERD_SOCK
 
 
-def kubeadm_init(*, version: str, name: str, address: str, etcd_tag: str, patches: str) -> str:
-    return f"""# grader kube lab: kubeadm init of {name} (grader/kubefiles.py)
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-localAPIEndpoint:
-  advertiseAddress: {address}
-  bindPort: 6443
-nodeRegistration:
+def _node(name: str, address: str, patches: str) -> str:
+    """nodeRegistration and patches: the same in init and join (images are never pulled)."""
+    return f"""nodeRegistration:
   name: {name}
   criSocket: unix://{CONTAINERD_SOCK}
   imagePullPolicy: Never
@@ -225,7 +220,17 @@ nodeRegistration:
       value: {address}
 patches:
   directory: {patches}
----
+"""
+
+
+def kubeadm_init(*, version: str, name: str, address: str, etcd_tag: str, patches: str) -> str:
+    return f"""# grader kube lab: kubeadm init of {name} (grader/kubefiles.py)
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: {address}
+  bindPort: 6443
+{_node(name, address, patches)}---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: {version}
@@ -261,16 +266,7 @@ discovery:
     apiServerEndpoint: {endpoint}
     token: {token}
     caCertHashes: [{ca_hash}]
-nodeRegistration:
-  name: {name}
-  criSocket: unix://{CONTAINERD_SOCK}
-  imagePullPolicy: Never
-  kubeletExtraArgs:
-    - name: node-ip
-      value: {address}
-patches:
-  directory: {patches}
-"""
+{_node(name, address, patches)}"""
 
 
 def kubelet_patch(cgroup_root: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import time
 from dataclasses import dataclass
@@ -243,7 +244,7 @@ class KubeCluster:
         self.write(host, "/etc/kubernetes/grader/patches/kubeletconfiguration+merge.yaml",
                    kubefiles.kubelet_patch("/" + cgroup_name(host)))
         ip = HOSTS[host]
-        tars = " ".join(f"/var/lib/grader/lab/images/{t.name}" for t in images.values())
+        tars = " ".join(shlex.quote(str(imgdir / t.name)) for t in images.values())
         self.sh(host, f"""set -e
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
 ip route replace {kubefiles.SERVICE_SUBNET} dev eth0 src {ip}
@@ -251,7 +252,7 @@ systemctl start containerd
 for i in $(seq 100); do timeout 2 ctr --address {kubefiles.CONTAINERD_SOCK} version >/dev/null 2>&1 && break; sleep 0.2; done
 timeout 5 ctr --address {kubefiles.CONTAINERD_SOCK} version >/dev/null || {{ echo "containerd does not answer: $(tail -n 3 /var/log/grader/containerd.log)" >&2; exit 1; }}
 for t in {tars}; do ctr --address {kubefiles.CONTAINERD_SOCK} -n k8s.io images import --no-unpack=false "$t" >/dev/null; done
-""".replace("/var/lib/grader/lab/images", str(self.lab.dir / "images")), timeout=300)
+""", timeout=300)
 
     def _cgroups(self, host: str) -> None:
         pid = self.init_pid(host)

@@ -3,8 +3,8 @@
 The same pack as tests/unit/test_security.py (a param per hostile value: $(...),
 backticks, `; rm -rf`, newlines, quotes...), its steps and checks spread over
 controlplane and node01, run with the lab inventory through setup, check, solve,
-reset and validate.  Its files live in a fresh folder under /var/tmp, which the lab
-hosts share with this machine (their /tmp is private); kube checks go to a fake
+reset and validate.  Its files live in a fresh folder under /var/lib/grader, which the
+lab hosts share with this machine (their /tmp and /var/tmp are private); kube checks go to a fake
 kubectl there that records its arguments.  Nothing may run: no sentinel file, the
 canary folder survives, /tmp/pwned appears on neither host, and every command got
 the literal value.
@@ -30,10 +30,14 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture
 def shared_dir():
-    path = Path("/var/tmp") / f"grader-injection-{secrets.token_hex(6)}"
-    path.mkdir(mode=0o700)
+    path = Path("/var/lib/grader") / f"test-injection-{secrets.token_hex(6)}"
+    path.mkdir(mode=0o700, parents=True)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+    try:
+        path.parent.rmdir()  # only if nothing else (a lab) is in it
+    except OSError:
+        pass
 
 
 def _pwned_on(lab) -> list[str]:
