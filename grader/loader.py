@@ -61,6 +61,7 @@ def lint_pack(ref: str | Path, *, inventory=None, check_templates: bool = True):
              and not p.name.startswith(".") and p.name != LIB_DIR]
     for name in stray:
         problems.append(PackError(f"folder '{name}' has no {TASK_FILE}", file=str(root / name)))
+    specs = _in_pack_order(specs, data, root, problems)
     if not specs and not problems:
         problems.append(PackError("the pack has no tasks (no folder with a task.yaml)", file=str(root)))
     exam = data.get("exam", {})
@@ -73,6 +74,22 @@ def lint_pack(ref: str | Path, *, inventory=None, check_templates: bool = True):
     if check_templates and not problems:
         problems.extend(_trial_render(pack, inventory))
     return pack, problems
+
+
+def _in_pack_order(specs: list, data, root: Path, problems: list) -> list:
+    """The tasks in pack.yaml's `tasks` order: the ids it lists first, in its order, then the others
+    in folder order.  A listed id that no task has is a problem (unless its folder failed to load)."""
+    order = data.get("tasks") or []
+    by_id = {s.id: s for s in specs}
+    first = []
+    for i, task_id in enumerate(order):
+        if task_id in by_id:
+            first.append(by_id.pop(task_id))
+        elif not (root / task_id / TASK_FILE).is_file():
+            problems.append(PackError(f"no task '{task_id}' in the pack", file=str(root / PACK_FILE),
+                                      line=getattr(order, "lines", {}).get(i, data.lines.get("tasks")),
+                                      key=f"tasks[{i}]"))
+    return first + [s for s in specs if s.id in by_id]
 
 
 def _read(file: Path, schema: str, keys: str):

@@ -28,7 +28,7 @@ class Pack:
     count: int | None = None
     domains: dict = field(default_factory=dict)
     hosts: tuple = ("controlplane", "node01")
-    tasks: tuple = ()                   # TaskSpec, in folder order
+    tasks: tuple = ()                   # TaskSpec, in pack order (pack.yaml `tasks`, then folder order)
     archive: Path | None = None         # set when loaded from a .tar.gz
 
     def task(self, task_id: str) -> "TaskSpec":
