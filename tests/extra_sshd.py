@@ -76,19 +76,26 @@ def tree(pid: int) -> list[int]:
 
 
 def host_init_pid(host: str) -> int:
-    """The first process of a lab host (PID 1 of its PID namespace: the host's sshd), found
-    as grader.lab finds a host's processes: by its network namespace."""
+    """The first process of a lab host: PID 1 of its PID namespace, one level below ours (the
+    host's sshd), found as grader.lab finds a host's processes, by its network namespace.  The
+    level matters: a hostNetwork pod of the kube lab has a PID 1 in that network namespace too,
+    a level deeper, with a container's read-only root."""
     from grader import labnet
 
-    own = {kind: labnet.ns_inode("self", kind) for kind in ("mnt", "uts")}
+    depth = len(_nspid("self")) + 1
     for pid in sorted(labnet.netns_pids(host)):
-        try:
-            nspid = (Path(f"/proc/{pid}/status").read_text().split("NSpid:", 1)[1].splitlines()[0].split())
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if nspid[-1] == "1" and all(labnet.ns_inode(pid, kind) not in (None, own[kind]) for kind in own):
+        nspid = _nspid(pid)
+        if len(nspid) == depth and nspid[-1] == "1":
             return pid
     raise AssertionError(f"no process of lab host {host} found (is the lab up? grader lab status)")
+
+
+def _nspid(pid) -> list[str]:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return []  # gone meanwhile
+    return next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
 
 
 class ExtraSSHD:
