@@ -13,20 +13,35 @@ $EPOCHREALTIME.  The script is read by `bash -s`: no temporary file, and the bat
 starts no program of its own.  Known differences from `bash -c CMD`: `$$` is the
 batch's PID and `$-` shows `s`.
 
+The output is parsed as it arrives (`Frames`, a sink for the transport): each command's
+streams are kept capped, the first CHECK_HEAD and the last CHECK_TAIL bytes, and the
+bytes dropped are counted, so a command that prints hundreds of MB costs a few MB.  The
+frames also show progress: each command must end within its own timeout, the
+watchdog's grace and STALL_MARGIN, so the stdout parser, given a clock, keeps a
+deadline for the next frame marker; past it the transport gives up on a host that
+stopped answering (a frozen host) instead of waiting for the whole batch's budget.
+
     script = build([Item(key, command, timeout), ...], nonce)
-    results = parse(stdout, stderr, nonce, items)   # key -> Framed
+    out, err = Frames(nonce, items).watch(time.monotonic), Frames(nonce, items)
+    transport.run("exec bash -s", timeout=budget(items), stdin=script, stdout=out, stderr=err)
+    results = collect(out, err, items)              # key -> Framed
+    results = parse(stdout, stderr, nonce, items)   # the same from whole texts
 """
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 
-from grader.transport.base import quote
+from grader.transport.base import Capture, quote
 
 TIMEOUT_CODES = (143, 137)   # TERM at the deadline, KILL after the grace
 KILL_GRACE = 2
 OLD_BASH = 98                # the batch's exit code when bash lacks $EPOCHREALTIME (bash < 5)
+CHECK_HEAD = 2 << 20         # per command and stream: the first 2 MiB are kept (a file check's 1 MiB fits)...
+CHECK_TAIL = 256 << 10       # ...and the last 256 KiB
+OUTSIDE = 64 << 10           # what the batch prints outside the frames (bash's own complaints): head and tail
+STALL_MARGIN = 3.0           # seconds, on top of a command's timeout and the grace, for latency and load
+MARKER_LINE = 4096           # a marker line is never longer; a longer one is output that looked like one
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,8 @@ class Framed:
     stderr: str
     duration: float
     timed_out: bool
+    stdout_cut: int = 0          # bytes dropped by the cap
+    stderr_cut: int = 0
 
 
 def new_nonce() -> str:
@@ -99,35 +116,133 @@ def build(items: list[Item], nonce: str) -> str:
 
 
 def budget(items: list[Item]) -> float:
-    """Time the whole batch may take before the transport gives up on it."""
+    """Time the whole batch may take before the transport gives up on it, however it
+    progresses (the far side's kill too).  A host that stops answering is given up on
+    much sooner: see `Frames.deadline`."""
     return sum(i.timeout + KILL_GRACE for i in items) + 15.0
 
 
-def _sections(text: str, nonce: str) -> dict:
-    """key -> (body, end-fields) for every complete frame in one stream."""
-    out = {}
-    pattern = re.compile(rf"@@{nonce}:B:(?P<key>[^\n]*)\n(?P<body>.*?)\n@@{nonce}:E:(?P=key)(?P<tail>[^\n]*)\n",
-                         re.DOTALL)
-    for m in pattern.finditer(text):
-        out[m.group("key")] = (m.group("body"), m.group("tail"))
-    return out
+def allowance(timeout: float) -> float:
+    """The longest a command's frame may take, from its begin marker to its end marker."""
+    return timeout + KILL_GRACE + STALL_MARGIN
 
 
-def parse(stdout: str, stderr: str, nonce: str, items: list[Item]) -> dict:
+class Frames:
+    """A sink for one stream of a batch: parses the frames as bytes arrive.
+
+    `frames` maps each finished command's key to (its body, a `Capture`; the end
+    marker's fields), `outside` holds what came outside any frame, `current` is the key
+    of the frame open now.  Once `watch(clock)` is called, `deadline` is the moment by which the next
+    marker is due: the open command's allowance after its begin marker; between two
+    frames, the allowance of the command due next (the batch's own work between
+    commands is a few printfs); after the last, STALL_MARGIN.  The first marker is
+    given `start` seconds more (the transport starting the batch on the host).
+    """
+
+    def __init__(self, nonce: str, items=(), *, head: int = CHECK_HEAD, tail: int = CHECK_TAIL):
+        self._marker = f"@@{nonce}:".encode()
+        self._head, self._tail = head, tail
+        self._items = list(items)
+        self._timeouts = {i.key: i.timeout for i in self._items}
+        self._index = {i.key: n for n, i in enumerate(self._items)}
+        self._buf = bytearray()
+        self._body: Capture | None = None
+        self._done = 0
+        self._clock = None
+        self.current: str | None = None
+        self.frames: dict[str, tuple[Capture, str]] = {}
+        self.outside = Capture(OUTSIDE, OUTSIDE)
+        self.deadline: float | None = None
+
+    def watch(self, clock, start: float = 0.0) -> "Frames":
+        """Keep `deadline` from now on, by `clock` (time.monotonic)."""
+        self._clock = clock
+        self._expect_next()
+        self.deadline += start
+        return self
+
+    def write(self, data) -> None:
+        buf, marker = self._buf, self._marker
+        buf += data
+        while buf:
+            i = buf.find(marker)
+            if i < 0:
+                keep = len(marker) - 1          # a marker's beginning may end the chunk
+                if len(buf) > keep:
+                    self._emit(buf[:len(buf) - keep])
+                    del buf[:len(buf) - keep]
+                return
+            if i:
+                self._emit(buf[:i])
+                del buf[:i]
+            j = buf.find(b"\n", len(marker))
+            if j < 0:
+                if len(buf) <= MARKER_LINE:
+                    return                      # the rest of the line is still to come
+                j = MARKER_LINE                 # too long for a marker: plain output
+            line = bytes(buf[len(marker):j])
+            if not self._marker_line(line.decode("utf-8", "replace")):
+                self._emit(buf[:j + 1])
+            del buf[:j + 1]
+
+    def _marker_line(self, line: str) -> bool:
+        kind, _, rest = line.partition(":")
+        if kind == "B" and rest in self._timeouts:
+            self.current, self._body = rest, Capture(self._head, self._tail)
+            if self._clock:
+                self.deadline = self._clock() + allowance(self._timeouts[rest])
+            return True
+        if kind == "E" and self.current is not None and rest.startswith(self.current) and \
+                rest[len(self.current):len(self.current) + 1] in ("", ":"):
+            self._body.drop_trailing_newline()  # the end marker begins with a newline of its own
+            self.frames[self.current] = (self._body, rest[len(self.current):])
+            self._done = max(self._done, self._index[self.current] + 1)
+            self.current, self._body = None, None
+            self._expect_next()
+            return True
+        return False
+
+    def _expect_next(self) -> None:
+        if self._clock:
+            todo = self._items[self._done:]
+            self.deadline = self._clock() + (allowance(todo[0].timeout) if todo else STALL_MARGIN)
+
+    def _emit(self, data) -> None:
+        (self._body if self._body is not None else self.outside).write(data)
+
+    def text(self) -> str:
+        """What came outside the frames (with what is still undecided when no frame is open)."""
+        rest = "" if self._body is not None else bytes(self._buf).decode("utf-8", "replace")
+        return self.outside.text() + rest
+
+    @property
+    def dropped(self) -> int:
+        return self.outside.dropped
+
+
+def collect(stdout: Frames, stderr: Frames, items: list[Item]) -> dict:
     """Framed results for the commands that finished; unfinished ones are absent."""
-    outs, errs = _sections(stdout, nonce), _sections(stderr, nonce)
     done = {}
     for item in items:
-        if item.key not in outs:
+        if item.key not in stdout.frames:
             continue
-        body, tail = outs[item.key]
+        body, tail = stdout.frames[item.key]
         fields = tail.lstrip(":").split(":")
         try:
             rc = int(fields[0])
             duration = max(0.0, float(fields[2].replace(",", ".")) - float(fields[1].replace(",", ".")))
         except (IndexError, ValueError):
             continue
-        err = errs.get(item.key, ("", ""))[0]
+        err = stderr.frames.get(item.key, (Capture(0, 0), ""))[0]
         timed_out = rc in TIMEOUT_CODES and duration >= item.timeout - 0.05
-        done[item.key] = Framed(item.key, rc, body, err, duration, timed_out)
+        done[item.key] = Framed(item.key, rc, body.text(), err.text(), duration, timed_out,
+                                stdout_cut=body.dropped, stderr_cut=err.dropped)
     return done
+
+
+def parse(stdout: str, stderr: str, nonce: str, items: list[Item]) -> dict:
+    """`collect()` for two whole texts."""
+    out, err = Frames(nonce, items), Frames(nonce, items)
+    out.write(stdout.encode("utf-8", "surrogateescape"))
+    err.write(stderr.encode("utf-8", "surrogateescape"))
+    return collect(out, err, items)

@@ -13,6 +13,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from grader.batch import CHECK_HEAD, CHECK_TAIL
 from grader.matchers import describe, describe_exit, excerpt, exit_holds, holds
 from grader.model import Check
 from grader.results import ERROR, FAIL, PASS
@@ -97,10 +98,22 @@ def _kube_command(check: Check, inventory) -> str:
 
 def evaluate(check: Check, result: CommandResult) -> Outcome:
     if check.kind == "file":
-        return _evaluate_file(check, result)
-    if check.kind == "kube":
-        return _evaluate_kube(check, result)
-    return _evaluate_command(check, result)
+        outcome = _evaluate_file(check, result)
+    elif check.kind == "kube":
+        outcome = _evaluate_kube(check, result)
+    else:
+        outcome = _evaluate_command(check, result)
+    return _with_cuts(outcome, result)
+
+
+def _with_cuts(o: Outcome, r: CommandResult) -> Outcome:
+    """The evidence says when the output judged was cut short (see grader.batch.Frames)."""
+    cuts = [f"{name} {n} bytes" for name, n in (("stdout", r.stdout_cut), ("stderr", r.stderr_cut)) if n]
+    if not cuts:
+        return o
+    note = (f"output too long, judged on its first {CHECK_HEAD >> 20} MiB and last {CHECK_TAIL >> 10} KiB: "
+            f"dropped {' and '.join(cuts)} from the middle")
+    return Outcome(o.status, o.expected, f"{o.actual}; {note}", o.message)
 
 
 def error(check: Check, message: str) -> Outcome:

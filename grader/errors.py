@@ -119,6 +119,17 @@ class CommandTimedOut(TransportError):
         self.command, self.timeout, self.partial = command, timeout, partial
 
 
+class HostStalled(TransportError):
+    """The host stopped making progress on a command (frozen, overloaded) before its
+    caller's deadline for the next sign of life.  `partial` holds what arrived."""
+
+    def __init__(self, host: str, command: str, *, partial=None):
+        short = command if len(command) <= 60 else command[:57] + "..."
+        super().__init__(host, f"stopped answering while running: {short}",
+                         hint="the host may be frozen or overloaded")
+        self.command, self.partial = command, partial
+
+
 class StepFailed(EnvironmentProblem):
     """A setup, solution or reset step exited non-zero."""
 

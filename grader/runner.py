@@ -5,7 +5,9 @@ trip), and hosts are graded in parallel threads.  A check with `within` that sti
 fails is re-run, alone with the others that still fail, until it passes or its time
 is up.  Anything that keeps a check from being judged (host unreachable, connection
 lost, timeout, kubectl without an apiserver) becomes ERROR with a message saying what
-to fix; the results of the other checks are kept.
+to fix; the results of the other checks are kept.  A host that stops answering mid-pass
+(frozen) is given up on once the check it is running is overdue (its timeout plus a
+margin: `batch.Frames`), not after the whole pass's budget.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from grader import batch
 from grader.checks import Outcome, command_for, error, evaluate, exports, kube_env
-from grader.errors import CommandTimedOut, ConnectionLost, StepFailed, TransportError
+from grader.errors import CommandTimedOut, ConnectionLost, HostStalled, StepFailed, TransportError
 from grader.matchers import excerpt
 from grader.model import Check, Step, Task
 from grader.results import PASS, CheckResult
@@ -115,29 +117,36 @@ class Runner:
         items = [batch.Item(p.check.key, p.command, p.check.timeout) for p in todo]
         nonce = batch.new_nonce()
         script = batch.build(items, nonce)
+        out, err = batch.Frames(nonce, items), batch.Frames(nonce, items)
         lost = None
         try:
             transport = self.pool.get(host)
-            raw = transport.run("exec bash -s",
-                                timeout=batch.budget(items), stdin=script.encode())
-            stdout, stderr = raw.stdout, raw.stderr
+            # stdout's deadline gives up on a frozen host; starting the command on the host
+            # may take up to connect_timeout more
+            out.watch(time.monotonic, start=self.inventory.host(host).connect_timeout)
+            raw = transport.run("exec bash -s", timeout=batch.budget(items), stdin=script.encode(),
+                                stdout=out, stderr=err)
             if raw.exit_code == batch.OLD_BASH:
                 lost = raw.stderr.strip().splitlines()[0] if raw.stderr.strip() else "bash 5 is needed"
-        except (ConnectionLost, CommandTimedOut) as exc:
-            partial = exc.partial
-            stdout, stderr = (partial.stdout, partial.stderr) if partial else ("", "")
+        except (ConnectionLost, CommandTimedOut, HostStalled) as exc:
             lost = exc
         except TransportError as exc:
             for p in todo:
                 p.attempts += 1
                 p.outcome = error(p.check, f"{exc}{'' if exc.hint else ' (check the host and the inventory)'}")
             return
-        framed = batch.parse(stdout, stderr, nonce, items)
+        framed = batch.collect(out, err, items)
         for p in todo:
             p.attempts += 1
             f = framed.get(p.check.key)
             if f is None:
-                if isinstance(lost, ConnectionLost):  # lost's own text is about the batch wrapper command
+                if isinstance(lost, HostStalled) and out.current == p.check.key:
+                    why = (f"host {host} stopped answering while this check ran (no result "
+                           f"{batch.allowance(p.check.timeout):g}s after it started, past its "
+                           f"{p.check.timeout:g}s timeout): is it frozen or overloaded?")
+                elif isinstance(lost, HostStalled):
+                    why = f"host {host} stopped answering during grading, before this check's result came back"
+                elif isinstance(lost, ConnectionLost):  # lost's own text is about the batch wrapper command
                     why = f"host {host}: the connection dropped during grading, before this check's result came back"
                 elif isinstance(lost, CommandTimedOut):
                     why = (f"host {host}: the grading pass ran past its {lost.timeout:g}s budget before this "
@@ -155,5 +164,6 @@ class Runner:
                                            "(the command hung: is the host overloaded or a service down?)")
                 continue
             result = CommandResult(host=host, command=p.command, exit_code=f.exit_code, stdout=f.stdout,
-                                   stderr=f.stderr, duration=f.duration)
+                                   stderr=f.stderr, duration=f.duration, stdout_cut=f.stdout_cut,
+                                   stderr_cut=f.stderr_cut)
             p.outcome = evaluate(p.check, result)

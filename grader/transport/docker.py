@@ -65,11 +65,12 @@ class DockerTransport(Transport):
                                hint=f"start it (docker start {container}) or rebuild the lab")
         return self
 
-    def run(self, command: str, *, timeout: float, stdin: bytes | None = None) -> CommandResult:
+    def run(self, command: str, *, timeout: float, stdin: bytes | None = None,
+            stdout=None, stderr=None) -> CommandResult:
         argv = self.docker + ["exec", "-i", "-u", self.spec.user, self.spec.container,
                               "bash", "-c", remote_command(command, timeout)]
         result = run_process(argv, host=self.host, command=command, timeout=timeout, stdin=stdin,
-                             grace=KILL_GRACE)
+                             grace=KILL_GRACE, stdout=stdout, stderr=stderr)
         if result.exit_code in (1, 125, 126, 127) and not result.stdout and _DOCKER_FAILURE.match(result.stderr):
             self.open()  # names the cause: daemon down, container gone or stopped
             raise ConnectError(self.host, f"docker exec in {self.where} failed: "

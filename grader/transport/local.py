@@ -2,7 +2,8 @@
 docker transport shares.
 
 `run_process()` feeds stdin and reads stdout and stderr concurrently from one
-selector loop, so any amount of output on both streams at once never deadlocks.
+selector loop, so any amount of output on both streams at once never deadlocks; it
+reads everything and keeps what the sinks keep (`base.Capture`: head and tail).
 Each command starts in its own session (process group); on timeout the whole
 group is killed, so `sleep 100 & sleep 200` leaves nothing behind.
 
@@ -20,8 +21,8 @@ import signal
 import subprocess
 import time
 
-from grader.errors import CommandTimedOut, ConnectError
-from grader.transport.base import CommandResult, Transport, quote
+from grader.errors import CommandTimedOut, ConnectError, HostStalled
+from grader.transport.base import Capture, CommandResult, Transport, quote, result_of, stall_deadline
 
 CHUNK = 65536
 # After the command itself has exited, keep reading until EOF, or until no output
@@ -56,14 +57,16 @@ def exit_code(returncode: int) -> int:
 
 
 def run_process(argv: list[str], *, host: str, command: str, timeout: float,
-                stdin: bytes | None = None, grace: float = 0.0) -> CommandResult:
-    """Run `argv`, feed `stdin` then EOF, collect both streams, enforce `timeout`.
+                stdin: bytes | None = None, grace: float = 0.0, stdout=None, stderr=None) -> CommandResult:
+    """Run `argv`, feed `stdin` then EOF, read both streams into their sinks (default:
+    a `Capture` each), enforce `timeout`.
 
     A process still running at the deadline is given `grace` seconds to end by
     itself (the docker transport's far-side `timeout` needs a moment to act), then
     its process group is killed with SIGKILL; either way CommandTimedOut is raised
-    with the partial output (exit_code -1).  `command` is what results and errors
-    report.
+    with the partial output (exit_code -1).  Past a sink's deadline the group is
+    killed at once and HostStalled is raised, with the partial output.  `command` is
+    what results and errors report.
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -72,7 +75,8 @@ def run_process(argv: list[str], *, host: str, command: str, timeout: float,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     except OSError as exc:
         raise ConnectError(host, f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-    out, err = bytearray(), bytearray()
+    out = Capture() if stdout is None else stdout
+    err = Capture() if stderr is None else stderr
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, out)
     sel.register(proc.stderr, selectors.EVENT_READ, err)
@@ -85,12 +89,16 @@ def run_process(argv: list[str], *, host: str, command: str, timeout: float,
             proc.stdin.close()
     exited_at = None        # when the process itself was seen to exit
     last_data = start
-    timed_out = False
+    timed_out = stalled = False
     try:
         while _reading(sel):
             now = time.monotonic()
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
+            stall = stall_deadline(out, err)
+            if exited_at is None and stall is not None and now >= stall:
+                timed_out = stalled = True
+                break
             if exited_at is not None and now - max(last_data, exited_at) >= DRAIN_IDLE:
                 break       # exited; a background child holds the pipes open
             if now >= deadline:
@@ -117,7 +125,7 @@ def run_process(argv: list[str], *, host: str, command: str, timeout: float,
                     continue
                 data = os.read(sk.fd, CHUNK)
                 if data:
-                    sk.data.extend(data)
+                    sk.data.write(data)
                     last_data = time.monotonic()
                 else:
                     sel.unregister(sk.fileobj)
@@ -147,9 +155,11 @@ def run_process(argv: list[str], *, host: str, command: str, timeout: float,
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - unkillable process
             pass
-        partial = CommandResult(host, command, -1, _text(out), _text(err), duration)
+        partial = result_of(host, command, -1, out, err, duration)
+        if stalled:
+            raise HostStalled(host, command, partial=partial)
         raise CommandTimedOut(host, command, timeout, partial=partial)
-    return CommandResult(host, command, exit_code(returncode), _text(out), _text(err), duration)
+    return result_of(host, command, exit_code(returncode), out, err, duration)
 
 
 def _reading(sel) -> bool:
@@ -167,7 +177,7 @@ def _drain(sel, until: float) -> None:
                 continue
             data = os.read(sk.fd, CHUNK)
             if data:
-                sk.data.extend(data)
+                sk.data.write(data)
             else:
                 sel.unregister(sk.fileobj)
 
@@ -179,10 +189,6 @@ def _kill_group(proc) -> None:
         pass
 
 
-def _text(data) -> str:
-    return bytes(data).decode("utf-8", errors="replace")
-
-
 class LocalTransport(Transport):
     """Runs commands on this machine as the current user (`HostSpec.user` is not used).
 
@@ -192,9 +198,10 @@ class LocalTransport(Transport):
     def __init__(self, host: str = "localhost"):
         super().__init__(host)
 
-    def run(self, command: str, *, timeout: float, stdin: bytes | None = None) -> CommandResult:
+    def run(self, command: str, *, timeout: float, stdin: bytes | None = None,
+            stdout=None, stderr=None) -> CommandResult:
         return run_process(["bash", "-c", command], host=self.host, command=command,
-                           timeout=timeout, stdin=stdin)
+                           timeout=timeout, stdin=stdin, stdout=stdout, stderr=stderr)
 
     def __repr__(self) -> str:
         return f"LocalTransport({self.host!r})"

@@ -21,6 +21,9 @@ when an ssh host is used, so the CLI starts fast.
   ssh host with a direct-tcpip channel.
 * The command runs as `bash -c <command>` under the far side's `timeout -s KILL`
   (`local.remote_command`), so a timed-out command is killed on the host.
+* Output is read as it arrives into the sinks (`base.Capture`: head and tail kept),
+  so the channel's window never stays full; past a sink's deadline the channel is
+  closed and HostStalled raised.
 """
 from __future__ import annotations
 
@@ -33,9 +36,9 @@ import time
 import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
-from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLost
+from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLost, HostStalled
 from grader.inventory import HostSpec
-from grader.transport.base import CommandResult, Transport
+from grader.transport.base import Capture, CommandResult, Transport, result_of, stall_deadline
 from grader.transport.known_hosts import KnownHosts, fingerprint
 from grader.transport.local import CHUNK, DRAIN_IDLE, remote_command
 
@@ -235,13 +238,15 @@ class SSHTransport(Transport):
 
     # --- commands ---------------------------------------------------------
 
-    def run(self, command: str, *, timeout: float, stdin: bytes | None = None) -> CommandResult:
+    def run(self, command: str, *, timeout: float, stdin: bytes | None = None,
+            stdout=None, stderr=None) -> CommandResult:
         start = time.monotonic()
         deadline = start + timeout
+        sinks = (Capture() if stdout is None else stdout, Capture() if stderr is None else stderr)
         with self._slots:
             chan = self._session()
             try:
-                return self._run_on(chan, command, timeout, stdin, start, deadline)
+                return self._run_on(chan, command, timeout, stdin, start, deadline, sinks)
             finally:
                 chan.close()
 
@@ -259,11 +264,11 @@ class SSHTransport(Transport):
                                          f"{_describe(exc)}", hint=UP_HINT) from None
                 t, fresh = self._live(dead=t)
 
-    def _run_on(self, chan, command, timeout, stdin, start, deadline) -> CommandResult:
-        out, err = bytearray(), bytearray()
+    def _run_on(self, chan, command, timeout, stdin, start, deadline, sinks) -> CommandResult:
+        out, err = sinks
 
         def result(code: int) -> CommandResult:
-            return CommandResult(self.host, command, code, _text(out), _text(err), time.monotonic() - start)
+            return result_of(self.host, command, code, out, err, time.monotonic() - start)
 
         wait = self.spec.connect_timeout
         try:
@@ -299,6 +304,9 @@ class SSHTransport(Transport):
                 break  # exited, but a background child holds the output open
             if now >= deadline + KILL_GRACE:
                 break
+            stall = stall_deadline(out, err)
+            if exited_at is None and stall is not None and now >= stall:
+                raise HostStalled(self.host, command, partial=result(-1))
             select.select([fd], [], [], min(0.1, max(deadline + KILL_GRACE - now, 0.01)))
         if exited_at is None:
             # EOF usually comes with (or right after) the exit status
@@ -377,15 +385,15 @@ def _feed(chan, data: bytes) -> None:
         pass
 
 
-def _read(chan, out: bytearray, err: bytearray) -> bool:
-    """Take what has arrived on both streams; True if anything did."""
+def _read(chan, out, err) -> bool:
+    """Take what has arrived on both streams into their sinks; True if anything did."""
     got = False
     for ready, recv, buf in ((chan.recv_ready, chan.recv, out), (chan.recv_stderr_ready, chan.recv_stderr, err)):
         while ready():
             data = recv(CHUNK)
             if not data:
                 break
-            buf.extend(data)
+            buf.write(data)
             got = True
     return got
 
@@ -398,7 +406,3 @@ def _describe(exc) -> str:
 
 def _short(command: str) -> str:
     return command if len(command) <= 60 else command[:57] + "..."
-
-
-def _text(data) -> str:
-    return bytes(data).decode("utf-8", errors="replace")
