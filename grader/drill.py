@@ -13,10 +13,9 @@ inventory and the hosts.  The CLI (grader/cli/drill.py) only parses and prints.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from grader.errors import DrillError, GraderError
+from grader.errors import DrillError, DrillSuperseded, GraderError
 from grader.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, PENDING, RUNNING, SETTING, SETTING_UP, Session,
                             Store, choose, iso, new_seed, new_session, utcnow)
 
@@ -99,18 +98,25 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
         if busy and busy.phase in ACTIVE:
             raise busy_error(busy)
         store.save(session)                     # before any setup: the start time is fixed now
+    me = session.owner                          # every later write is only while this drill is ours
     try:
         with Runner(inventory) as runner:
             for n, task in enumerate(tasks, 1):
                 say(f"[{n}/{len(tasks)}] {task.id}: setting up")
-                store.update(lambda s, t=task.id: s.setup.__setitem__(t, SETTING))
+                store.update(lambda s, t=task.id: s.setup.__setitem__(t, SETTING), owner=me)
                 runner.run_steps(task, "reset")
                 runner.run_steps(task, "setup")
-                store.update(lambda s, t=task.id: s.setup.__setitem__(t, DONE))
+                store.update(lambda s, t=task.id: s.setup.__setitem__(t, DONE), owner=me)
+    except DrillSuperseded as exc:              # aborted meanwhile: the hosts and the state are not ours
+        exc.message = f"drill not started: {exc.message}"
+        raise
     except (GraderError, KeyboardInterrupt) as exc:
+        if not store.owned_by(me):
+            raise DrillSuperseded("drill not started: it was aborted while being set up; this process "
+                                  "left the hosts and the drill state alone") from None
         say("setup did not complete: resetting the tasks")
         _reset_quietly(inventory, tasks)
-        store.clear()
+        store.clear(owner=me)
         if isinstance(exc, GraderError):
             exc.message = f"drill not started: {exc.message} (the tasks were reset; no drill is running)"
         raise
@@ -119,8 +125,9 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
         if s.phase != SETTING_UP:               # handed in or graded meanwhile: leave it as it is
             raise DrillError(f"the drill was set up, but meanwhile it became {s.phase}; "
                              "`grader drill status` shows it")
-        s.phase, s.pid = RUNNING, None
-    session = store.update(running)
+        s.phase = RUNNING
+        s.release()
+    session = store.update(running, owner=me)
     return session, pack, tasks
 
 
@@ -207,7 +214,7 @@ def check(store: Store, refs=(), *, inventory_flag=None):
         for t in run.tasks:
             if not any(c.status == "ERROR" for c in t.checks):
                 s.record_check(t.id, t.status == "PASS", now)
-    session = store.update(record)
+    session = store.update(record, drill=session.id)
     for t in run.tasks:
         t.time_spent = session.time_spent(t.id)
         t.flagged = t.id in session.flags
@@ -233,12 +240,17 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
         if s.phase == SETTING_UP and not s.interrupted():     # `drill start` is still setting it up
             raise DrillError(f"the drill of {s.pack_name} is still being set up by `grader drill start` "
                              f"(process {s.pid}); grade it when the task sheet is printed")
+        if s.phase == GRADING and not s.interrupted():        # another `drill grade` is at work
+            raise DrillError(f"the drill of {s.pack_name} is being graded by process {s.pid}; "
+                             "wait for its report")
         s.submitted = s.submitted or iso(utcnow())
-        s.phase, s.pid = GRADING, os.getpid()
+        s.phase = GRADING
+        s.take()
     with store.locked():
         session = store.current()
         hand_in(session)
         store.save(session)
+    me = session.owner
     pack, inventory, tasks = open_session(session, inventory_flag=inventory_flag, warn=warn)
     ready = [tasks[t] for t in session.tasks if session.setup.get(t) == DONE]
     say(f"grading {len(ready)} task(s) of {pack.name}")
@@ -258,8 +270,13 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     store.append_history(history_entry(session, run, out))
 
     def done(s: Session):
-        s.phase, s.results, s.pid = GRADED, str(out), None
-    store.update(done)
+        s.phase, s.results = GRADED, str(out)
+        s.release()
+    try:
+        store.update(done, owner=me)
+    except DrillSuperseded as exc:
+        exc.message = f"graded, results in {out}; but {exc.message}"
+        raise
     return run, out
 
 

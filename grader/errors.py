@@ -70,6 +70,10 @@ class DrillError(GraderError):
     """No drill running, a drill already running, a hint asked for in exam mode..."""
 
 
+class DrillSuperseded(DrillError):
+    """The drill a process was setting up or grading was aborted or taken over meanwhile."""
+
+
 # --- environment: exit 3 ----------------------------------------------------
 
 class EnvironmentProblem(GraderError):

@@ -12,6 +12,13 @@ The start time is written once, before the tasks are set up, and the deadline is
 derived from it and stored with it: nothing that happens later (a crash, a restart,
 grading twice) moves it.  Read-modify-write changes hold a lock (drill.lock) so two
 terminals (`drill flag` while `drill timer` runs) never lose each other's changes.
+
+The process setting a drill up or grading it is its owner, known by more than its PID:
+the PID, the process's start time (/proc/PID/stat), so a crashed owner whose PID the
+system gave to another process is still seen as gone, and a random token.  The owner
+writes with its token (`Store.update(owner=...)`, `Store.clear(owner=...)`), so a
+`drill start` still running after `drill abort` and a new `drill start` can never
+write into, or clear, the new drill: it gets DrillSuperseded instead.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from grader.errors import DrillError, UsageError
+from grader.errors import DrillError, DrillSuperseded, UsageError
 
 SCHEMA = "grader-drill/1"
 HOME_ENV = "GRADER_HOME"
@@ -79,6 +86,8 @@ class Session:
     checked: dict[str, dict] = field(default_factory=dict)    # task -> {first, last, passed, count}
     submitted: str | None = None    # when grading was first asked for: the end of the candidate's time
     pid: int | None = None          # the grader process setting up or grading (to tell a crash from work)
+    pid_started: int | None = None  # its start time (clock ticks after boot): a reused PID is not the owner
+    owner: str | None = None        # the owner's random token; only the owner writes while it works
     results: str | None = None      # the results folder, once graded
     schema: str = SCHEMA
 
@@ -134,16 +143,19 @@ class Session:
             info["passed"] = stamp
 
     def interrupted(self) -> bool:
-        """Setting up or grading, and the process doing it is gone (killed, crashed)."""
+        """Setting up or grading, and the process doing it is gone (killed, crashed; its
+        PID now free or another process's)."""
         if self.phase not in (SETTING_UP, GRADING) or not self.pid:
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return not owner_alive(self.pid, self.pid_started)
+
+    def take(self) -> str:
+        """Make this process the owner; returns its new token."""
+        self.pid, self.pid_started, self.owner = os.getpid(), process_started(os.getpid()), secrets.token_hex(16)
+        return self.owner
+
+    def release(self) -> None:
+        self.pid = self.pid_started = self.owner = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -169,6 +181,31 @@ def from_json(text: str, *, source: str = "drill.json") -> Session:
     return session
 
 
+def process_started(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks after boot (/proc/PID/stat field 22);
+    None when there is no such live process (none, a zombie) or no /proc to ask."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        fields = stat[stat.rindex(b")") + 2:].split()     # the name (field 2) may hold spaces and ')'
+        return None if fields[0] in (b"Z", b"X") else int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def owner_alive(pid: int, started: int | None) -> bool:
+    """Is process `pid`, started at `started` (None: not recorded), still running?"""
+    if not os.path.exists("/proc/self/stat"):         # no /proc: the PID alone has to do
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+    now = process_started(pid)
+    return now is not None and (started is None or now == started)
+
+
 def damaged(source: str, why: str) -> DrillError:
     return DrillError(f"{source} is damaged ({why}); remove it to forget the drill")
 
@@ -181,7 +218,8 @@ def new_session(pack, ref: str, specs, *, seed: int, mode: str, minutes: float |
                    tasks=[s.id for s in specs], seed=seed, mode=mode, started=started,
                    minutes=float(minutes) if minutes else None, deadline=deadline_for(started, minutes),
                    inventory=inventory, trust_on_first_use=trust_on_first_use,
-                   setup={s.id: PENDING for s in specs}, pid=os.getpid())
+                   setup={s.id: PENDING for s in specs}, pid=os.getpid(),
+                   pid_started=process_started(os.getpid()), owner=secrets.token_hex(16))
 
 
 # --- choosing tasks ------------------------------------------------------------
@@ -259,6 +297,12 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def superseded(now: Session | None, what: str) -> DrillSuperseded:
+    state = f"drill {now.id} of {now.pack_name} is there now" if now else "no drill is there now"
+    return DrillSuperseded(f"{what} was aborted or taken over meanwhile ({state}); "
+                           "this process left the drill state alone")
+
+
 class Store:
     """The state folder: the current session, the history, the results."""
 
@@ -303,19 +347,35 @@ class Store:
     def save(self, session: Session) -> None:
         write_atomic(self.state_path, session.to_json())
 
-    def update(self, change) -> Session:
-        """Load, apply `change(session)`, save, under the lock; returns the session."""
+    def update(self, change, *, owner: str | None = None, drill: str | None = None) -> Session:
+        """Load, apply `change(session)`, save, under the lock; returns the session.
+        `owner`: only if the drill is still owned by that token, `drill`: only if it is
+        still the drill of that id; else DrillSuperseded, and nothing is written."""
         with self.locked():
-            session = self.current()
+            session = self.load()
+            if session is None and not (owner or drill):
+                session = self.current()    # raises: no drill
+            if owner and (session is None or session.owner != owner):
+                raise superseded(session, "the drill this process was working on")
+            if drill and (session is None or session.id != drill):
+                raise superseded(session, f"drill {drill}")
             change(session)
             self.save(session)
             return session
 
-    def clear(self) -> None:
+    def owned_by(self, owner: str) -> bool:
+        session = self.load()
+        return session is not None and session.owner == owner
+
+    def clear(self, *, owner: str | None = None) -> bool:
+        """Forget the drill (with `owner`: only if that token still owns it); True if it did."""
         with self.locked():                     # not between an update's load and its save
+            if owner and not self.owned_by(owner):
+                return False
             with suppress(FileNotFoundError):
                 self.state_path.unlink()
             _fsync_dir(self.home)
+            return True
 
     def results_dir(self, session: Session) -> Path:
         """One folder per drill, named for the moment it was handed in (the same on a re-grade)."""
