@@ -13,12 +13,10 @@ derived from it and stored with it: nothing that happens later (a crash, a resta
 grading twice) moves it.  Read-modify-write changes hold a lock (drill.lock) so two
 terminals (`drill flag` while `drill timer` runs) never lose each other's changes.
 
-The process setting a drill up or grading it is its owner, known by more than its PID:
-the PID, the process's start time (/proc/PID/stat), so a crashed owner whose PID the
-system gave to another process is still seen as gone, and a random token.  The owner
-writes with its token (`Store.update(owner=...)`, `Store.clear(owner=...)`), so a
-`drill start` still running after `drill abort` and a new `drill start` can never
-write into, or clear, the new drill: it gets DrillSuperseded instead.
+The process setting a drill up or grading it owns it: its PID, its start time (a reused
+PID is not the owner) and a random token that its writes name (`Store.update(owner=)`,
+`clear(owner=)`), so a start still running after an abort and a new start gets
+DrillSuperseded instead of writing into, or clearing, the new drill.
 """
 from __future__ import annotations
 
@@ -194,16 +192,16 @@ def process_started(pid: int) -> int | None:
 
 def owner_alive(pid: int, started: int | None) -> bool:
     """Is process `pid`, started at `started` (None: not recorded), still running?"""
-    if not os.path.exists("/proc/self/stat"):         # no /proc: the PID alone has to do
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
-    now = process_started(pid)
-    return now is not None and (started is None or now == started)
+    if os.path.exists("/proc/self/stat"):
+        now = process_started(pid)
+        return now is not None and (started is None or now == started)
+    try:                                                # no /proc: the PID alone has to do
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def damaged(source: str, why: str) -> DrillError:

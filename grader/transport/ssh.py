@@ -20,10 +20,8 @@ when an ssh host is used, so the CLI starts fast.
   ~/.ssh/id_ed25519, id_ecdsa, id_rsa.  `HostSpec.jump` tunnels through another
   ssh host with a direct-tcpip channel.
 * The command runs as `bash -c <command>` under the far side's `timeout -s KILL`
-  (`local.remote_command`), so a timed-out command is killed on the host.
-* Output is read as it arrives into the sinks (`base.Capture`: head and tail kept),
-  so the channel's window never stays full; past a sink's deadline the channel is
-  closed and HostStalled raised.
+  (`local.remote_command`), so a timed-out command is killed on the host.  Output is
+  read as it arrives into capped sinks (`base.Capture`); past a sink's deadline: HostStalled.
 """
 from __future__ import annotations
 
