@@ -232,8 +232,9 @@ class Check:
 
 
 class CommandResult:
-    def __init__(self, exit_code, stdout, stderr):
+    def __init__(self, exit_code, stdout, stderr, stdout_cut=0, stderr_cut=0):
         self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+        self.stdout_cut, self.stderr_cut = stdout_cut, stderr_cut  # what grader's checks.py reads
 '''
 
 RUNTIME_MAIN = r'''
