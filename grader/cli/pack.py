@@ -72,7 +72,11 @@ def cmd_build(args) -> int:
             print(finding, file=sys.stderr)
         raise PackError(f"refusing to build: {len(problems)} problem(s) (see above; `grader lint {args.pack}`)",
                         file=str(root))
+    before = _archive_digest(root, args.out)
     path, manifest = build(str(root), args.out, lint=False)
+    if before and before != manifest.digest:     # never silently: two packs of one name, or an edit
+        print(f"grader: replaced {path}, which held other content (digest {before[:12]}...): a pack of the "
+              "same name and version was built there before", file=sys.stderr)
     if args.json:
         emit_json({"archive": str(path), **describe(manifest)})
     else:
@@ -80,6 +84,24 @@ def cmd_build(args) -> int:
         print(f"{manifest.name} {manifest.version}: {len(manifest.files)} files, digest {manifest.digest}",
               file=sys.stderr)
     return EXIT_OK
+
+
+def _archive_digest(root, out: str) -> str | None:
+    """The digest of the archive `pack build` is about to replace, if there is one."""
+    from pathlib import Path
+
+    from grader.archive import verify
+    from grader.errors import GraderError
+    from grader.packs import peek_pack
+
+    info = peek_pack(root)
+    target = Path(out) / f"{info['name']}-{info['version']}.tar.gz"
+    if not target.is_file():
+        return None
+    try:
+        return verify(str(target)).digest
+    except GraderError:
+        return "(not a valid archive)"
 
 
 def cmd_verify(args) -> int:
