@@ -4,20 +4,24 @@ from __future__ import annotations
 import sys
 
 from grader.cli.common import add_json, add_seed, emit_json
-from grader.errors import EXIT_OK
+from grader.errors import EXIT_OK, EXIT_USAGE
 
 
 def register(sub) -> None:
     p = sub.add_parser("import", help="turn a killercoda scenario folder into a pack")
     kinds = p.add_subparsers(dest="import_kind", metavar="FORMAT", parser_class=type(p))
     k = kinds.add_parser("killercoda", help="a killercoda scenario folder (index.json) -> a pack",
-                         description="One task per step with a verify script: the step's text is the "
-                                     "description, its verify script a `script` check, its background script "
-                                     "the setup.  Prints what could not be mapped.")
+                         description="One task per step with a verify script, in the scenario's order: the "
+                                     "step's text is the description (its solution and hints go to `solution` and "
+                                     "`hints`), its verify script a `script` check, its background script the "
+                                     "setup; a step without a verify script passes its text and background on to "
+                                     "the steps after it.  Katacoda keys (courseData, code, answer) are read too.  "
+                                     "Prints what could not be carried over, then lints the pack: exit 2 when "
+                                     "index.json is malformed (nothing is written) or the pack does not lint.")
     k.add_argument("scenario", metavar="SCENARIO_DIR", help="the folder holding index.json")
     k.add_argument("-o", "--out", metavar="PACK_DIR", required=True, help="the pack folder to write")
     k.add_argument("--name", help="the pack's name (default: the scenario folder's name)")
-    k.add_argument("--version", default="0.1.0", help="the pack's version (default 0.1.0)")
+    k.add_argument("--version", default=None, help="the pack's version (default 0.1.0, or the exported pack's)")
     k.add_argument("--force", action="store_true", help="replace PACK_DIR if it holds an earlier import")
     add_json(k)
     k.set_defaults(func=cmd_import)
@@ -25,13 +29,16 @@ def register(sub) -> None:
 
     p = sub.add_parser("export", help="turn a pack into a killercoda scenario folder")
     kinds = p.add_subparsers(dest="export_kind", metavar="FORMAT", parser_class=type(p))
-    k = kinds.add_parser("killercoda", help="a pack -> a killercoda scenario folder (kubernetes-kubeadm-2nodes)",
+    k = kinds.add_parser("killercoda", help="a pack -> a killercoda scenario folder",
                          description="One step per task: the text shows the description, hints and solution; "
                                      "background.sh breaks the task; verify.sh runs the task's checks on the "
-                                     "killercoda host with grader's own semantics (needs python3 there).")
+                                     "killercoda host with grader's own semantics (needs python3 there), or is the "
+                                     "task's own verify script.  The image follows the pack's target and hosts.")
     k.add_argument("pack", metavar="PACK", help="a built-in pack name, a pack folder or a .tar.gz archive")
     k.add_argument("-o", "--out", metavar="DIR", required=True, help="the scenario folder to write")
-    k.add_argument("--image", default=None, help="backend.imageid (default kubernetes-kubeadm-2nodes)")
+    k.add_argument("--image", default=None,
+                   help="backend.imageid (default: pack.yaml killercoda.imageid, else kubernetes-kubeadm-2nodes or "
+                        "-1node for kubernetes packs, ubuntu for a linux pack on one host)")
     k.add_argument("--force", action="store_true", help="replace DIR if it holds an earlier export")
     add_seed(k)
     add_json(k)
@@ -44,14 +51,15 @@ def _usage(what: str) -> int:
     raise UsageError(f"{what}: name the format: grader {what} killercoda ...")
 
 
-def _print(report, args, verb: str) -> None:
+def _print(report, args, verb: str, lint=None) -> None:
     if args.json:
-        emit_json({"out": str(report.out), "tasks": report.tasks, "not_mapped": report.notes})
+        emit_json({"out": str(report.out), "tasks": report.tasks, "not_mapped": report.notes,
+                   **({"lint": [f.to_json() for f in lint]} if lint is not None else {})})
         return
     print(report.out)
     print(f"{verb} {len(report.tasks)} task(s): {', '.join(report.tasks) or 'none'}", file=sys.stderr)
     if report.notes:
-        print("not mapped:", file=sys.stderr)
+        print("not carried over, or changed on the way:", file=sys.stderr)
         for line in report.notes:
             print(f"  - {line}", file=sys.stderr)
 
@@ -63,21 +71,22 @@ def cmd_import(args) -> int:
     from grader.lint import lint
 
     report = import_scenario(args.scenario, args.out, name=args.name, version=args.version, force=args.force)
-    _print(report, args, "imported")
+    found = lint(str(report.out))
+    problems = errors(found)
+    _print(report, args, "imported", lint=found)
     if not args.json:
-        found = lint(str(report.out))
-        problems = errors(found)
         for finding in problems:
             print(finding, file=sys.stderr)
         print_warnings(warnings(found))
-        print(f"grader lint {report.out}: " + ("ok" if not problems else f"{len(problems)} problem(s) to fix"),
-              file=sys.stderr)
-    return EXIT_OK
+        print(f"grader lint {report.out}: " + ("ok" if not problems else f"{len(problems)} problem(s) to fix "
+                                                "(the pack is written; fix them, or the scenario, and import "
+                                                "again with --force)"), file=sys.stderr)
+    return EXIT_USAGE if problems else EXIT_OK
 
 
 def cmd_export(args) -> int:
-    from grader.killercoda import IMAGE, export_pack
+    from grader.killercoda import export_pack
 
-    report = export_pack(args.pack, args.out, seed=args.seed, image=args.image or IMAGE, force=args.force)
+    report = export_pack(args.pack, args.out, seed=args.seed, image=args.image, force=args.force)
     _print(report, args, "exported")
     return EXIT_OK

@@ -1,321 +1,347 @@
-"""Import: a killercoda scenario folder -> a pack.
+"""Import: a killercoda (or Katacoda) scenario folder -> a pack.
 
-    index.json                 -> pack.yaml (title, description, target from backend.imageid)
-    details.intro.text         -> the pack description (after the scenario's description)
-    details.steps[i]           -> one task per step that has a verify script
-      .title / .text           -> the task's title / description.md
-      .verify                  -> a `script` check (exit 0 passes, as on killercoda)
-      .background              -> a `script` setup step on controlplane
-    details.intro.background   -> a setup step of every task (killercoda runs it once, first)
-    details.assets.host01/02   -> a setup script per host that writes the files (base64)
-    details.finish.text        -> the explanation of the last task
-    time                       -> minutes, spread evenly over the tasks
+- every step with a verify script is a task, in the scenario's order (pack.yaml `tasks`); its
+  text is the description (solutions and hints moved to `solution` and `hints`), its verify
+  script a `script` check, its background (Katacoda: `courseData`) a setup step, a Katacoda
+  `answer` its solution;
+- a step without a verify script is not lost: its background is set up before every graded
+  step after it, its text goes to the next graded step (before the first: the pack's
+  description; after the last: the last task's explanation);
+- the intro's background (Katacoda: `courseData`) and the assets are setup steps of every task,
+  in `lib/`; the finish text is the last task's explanation;
+- scripts keep their bytes and get timeouts from their own waits (grader.killercoda.scripts);
+- what index.json and the pack keep for `grader export killercoda` (image, difficulty, time,
+  interface) is in pack.yaml `killercoda`;
+- an export by grader (`grader/export.json`) is restored instead: grader.killercoda.restore.
 
-What has no counterpart (foreground scripts, steps without a verify script, other
-keys, killercoda's `{{exec}}` markers) is listed in the report.
+Wrong types in index.json, missing files and links that leave the folder are errors (exit 2)
+and nothing is written; everything else that cannot be carried over is a line of the report.
 """
 from __future__ import annotations
 
-import base64
-import json
 import re
-import shutil
 from pathlib import Path
 
-from grader.errors import PackError, UsageError
+from grader.killercoda import markdown, restore, scenario as scenario_mod
+from grader.killercoda.assets import HOSTS, asset_scripts
+from grader.killercoda.common import (VERIFY_CHECK_NAME, Report, dump_yaml, slug, staged_output, unique_id)
+from grader.killercoda.scripts import is_empty, script_text, timeout_for
 from grader.loader import LIB_DIR
-from grader.killercoda.common import (ASSET_HOSTS, EXPORT_FILE, FORMAT, INDEX, JINJA_DELIMS, KC_MARKERS, MARKER_DIR,
-                               MAX_ASSET_BYTES, STEP_KEYS, Report, _copy_tree, _prepare_out, dump_yaml,
-                               sha256_text, slug)
+
+FOREGROUND = {"foreground": "a foreground script", "code": "Katacoda's foreground script (code)"}
+BACKGROUND = {"background": "background", "courseData": "Katacoda's background script (courseData)"}
 
 
 def import_scenario(scenario: str | Path, out: str | Path, *, name: str | None = None,
-                    version: str = "0.1.0", force: bool = False) -> Report:
-    scenario = Path(scenario)
-    index_file = scenario / INDEX
-    if not index_file.is_file():
-        raise UsageError(f"{scenario}: not a killercoda scenario folder (no {INDEX})")
-    try:
-        index = json.loads(index_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise PackError(f"not valid JSON: {exc}", file=str(index_file)) from None
-    if not isinstance(index, dict):
-        raise PackError("a killercoda index.json is an object", file=str(index_file))
-    out = Path(out)
-    report = Report(out=out)
-    meta = _export_meta(scenario)
-    _prepare_out(out, force=force, marker="pack.yaml", what="import")
-
-    details = index.get("details") if isinstance(index.get("details"), dict) else {}
-    steps = details.get("steps") if isinstance(details.get("steps"), list) else []
-    pack_name = slug(name or (meta or {}).get("pack") or scenario.resolve().name, default="imported")
-    for key in sorted(set(index) - {"title", "description", "difficulty", "time", "details", "backend"}):
-        report.note(f"index.json: '{key}' has no grader counterpart; not imported")
-    for key in sorted(set(details) - {"intro", "steps", "finish", "assets"}):
-        report.note(f"index.json: details.{key} has no grader counterpart; not imported")
-
-    # the pack
-    exact_pack = meta and _unchanged(scenario, meta.get("index", {})) and (scenario / MARKER_DIR / "pack.yaml").is_file()
-    if (scenario / MARKER_DIR / LIB_DIR).is_dir():   # scripts the tasks share (../lib/NAME)
-        _copy_tree(scenario / MARKER_DIR / LIB_DIR, out / LIB_DIR)
-    if exact_pack and not name:
-        shutil.copy2(scenario / MARKER_DIR / "pack.yaml", out / "pack.yaml")
-    else:
-        if meta:
-            report.note("index.json, intro.md or finish.md changed since the export (or --name given): "
-                        "pack.yaml rebuilt from index.json")
-        pack = _pack_yaml(scenario, index, details, pack_name, version, report)
-        (out / "pack.yaml").write_text(dump_yaml(pack))
-
-    # the tasks
-    per_step_minutes = _minutes(index.get("time"), sum(1 for s in steps if isinstance(s, dict) and s.get("verify")))
-    shared = _shared_setup(scenario, details, report)
-    finish = _read_text(scenario, (details.get("finish") or {}).get("text"), report, "details.finish.text")
-    used: set[str] = set()
-    unsolved: list[str] = []
-    gradeable = [i for i, s in enumerate(steps) if isinstance(s, dict) and s.get("verify")]
-    for i, step in enumerate(steps):
-        where = f"details.steps[{i}]"
-        if not isinstance(step, dict):
-            report.note(f"{where}: not an object; skipped")
-            continue
-        record = _step_record(meta, step)
-        if record and record["task"] not in used and _unchanged(scenario, record["files"]) and \
-                (scenario / MARKER_DIR / "tasks" / record["task"] / "task.yaml").is_file():
-            task_id = record["task"]
-            _copy_tree(scenario / MARKER_DIR / "tasks" / task_id, out / task_id)
-            used.add(task_id)
-            report.tasks.append(task_id)
-            continue
-        if record:
-            report.note(f"{where} ({record['task']}): edited since the export; imported from its killercoda files")
-        if not step.get("verify"):
-            report.note(f"{where} ({step.get('title', 'untitled')!r}): no verify script, so nothing to grade; "
-                        "not a task")
-            continue
-        is_last = i == gradeable[-1]
-        task_id = _import_step(scenario, step, i, out, used, report, minutes=per_step_minutes,
-                               shared=shared, explanation=finish if is_last else "")
-        if task_id:
-            report.tasks.append(task_id)
-            unsolved.append(task_id)
-    if unsolved:
-        report.note(f"{', '.join(unsolved)}: killercoda has no reference solution or reset; add `solution` and "
-                    "`reset` steps before `grader validate`")
-    if not report.tasks:
-        report.note("no step has a verify script: the pack has no tasks (grader lint will say so)")
-    if len(gradeable) > 1 and not meta:
-        report.note("killercoda steps build on each other; grader tasks stand alone: a task's setup does not "
-                    "redo what the candidate did in earlier steps (add it to the setup if the step needs it)")
+                    version: str | None = None, force: bool = False) -> Report:
+    sc = scenario_mod.read(scenario)
+    meta = restore.export_meta(sc)
+    report = Report(out=Path(out))
+    with staged_output(Path(out), force=force, marker="pack.yaml", what="import") as stage:
+        Importer(sc, stage, report, meta=meta).run(name=name, version=version)
     return report
 
 
-def _export_meta(scenario: Path) -> dict | None:
-    path = scenario / MARKER_DIR / EXPORT_FILE
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+def parse_minutes(text) -> float | None:
+    """Killercoda's `time` in minutes: '1 hour 30 minutes', '90 min', '1h30m', '1.5 hours', '5-10
+    minutes' (the upper end), 15 (minutes).  None when there is no number in it."""
+    if isinstance(text, (int, float)):
+        return float(text) if text > 0 else None
+    t = re.sub(r"(\d+(?:[.,]\d+)?)\s*(?:-|–|to)\s*(\d+(?:[.,]\d+)?)", r"\2", str(text or "").lower())
+    total, found = 0.0, False
+    for num, unit in re.findall(r"(\d+(?:[.,]\d+)?)\s*(h(?:ours?|rs?)?|m(?:in(?:ute)?s?)?|s(?:ec(?:ond)?s?)?)?"
+                                r"(?![a-z])", t):
+        n = float(num.replace(",", "."))
+        total += n * 60 if unit.startswith("h") else n / 60 if unit.startswith("s") else n
+        found = True
+    return total if found and total > 0 else None
 
 
-def _unchanged(scenario: Path, hashes: dict) -> bool:
-    if not hashes:
-        return False
-    for rel, sha in hashes.items():
-        try:
-            if sha256_text((scenario / rel).read_bytes()) != sha:
-                return False
-        except OSError:
-            return False
-    return True
+class Importer:
+    def __init__(self, sc, stage: Path, report: Report, *, meta: dict | None):
+        self.sc, self.stage, self.report, self.meta = sc, stage, report, meta
+        self.used: set[str] = set()
+        self.restored: set[str] = set()
+        self.setups_used = 0
+        self.lib_names: set[str] = set()
 
+    # --- the whole scenario ---------------------------------------------------------
 
-def _step_record(meta: dict | None, step: dict) -> dict | None:
-    if not meta or not isinstance(step.get("text"), str):
-        return None
-    folder = step["text"].split("/")[0]
-    record = meta.get("steps", {}).get(folder)
-    if not record or f"{folder}/text.md" != step["text"] or step.get("verify") != f"{folder}/verify.sh" \
-            or step.get("background") != f"{folder}/background.sh":
-        return None
-    return record
+    def run(self, *, name: str | None, version: str | None) -> None:
+        sc, report = self.sc, self.report
+        for key in scenario_mod.unknown_keys(sc.index):
+            report.note(f"index.json: {key} has no grader counterpart; not imported")
+        if sc.get("environment"):
+            report.note("index.json: environment (Katacoda's UI settings) has no grader counterpart; not imported")
+        if self.meta and (sc.root / restore.MARKER_DIR / LIB_DIR).is_dir():   # the pack's shared scripts
+            restore.copy_lib(sc, self.stage)
+            self.lib_names |= {p.name for p in (self.stage / LIB_DIR).iterdir()}
+        steps = sc.get("details", "steps", default=[])
+        graded = [i for i, s in enumerate(steps) if restore.record_for(self.meta, s)
+                  or self._verify(s, i, quiet=True) is not None]
+        self.minutes = self._minutes(len(graded))
+        self.shared = self._shared_setup()
+        finish = self._page_text("finish")
+        tasks: dict[str, dict | None] = {}      # folder -> task.yaml data to write (None: restored as it was)
+        intro_extra: list[str] = []             # texts of unverified steps before the first graded one
+        texts: list[str] = []                   # texts of unverified steps since the last graded one
+        setups: list[dict] = []                 # setup of every unverified step so far
+        unsolved: list[str] = []
+        for i, step in enumerate(steps):
+            title = " ".join(str(step.get("title") or "").split()) or f"Step {i + 1}"
+            record = restore.record_for(self.meta, step)
+            if record:
+                folder, data = restore.restore_step(sc, self.meta, record, step, i, self.stage, report, self.used)
+                task_id = (data or restore.load_task(self.stage / folder))["id"]
+                self.restored.add(task_id)
+                if texts or setups:
+                    data = restore.with_context(self.stage / folder, data, texts, setups)
+            else:
+                verify = self._verify(step, i)
+                if verify is None:
+                    self._unverified(step, i, title, texts if tasks else intro_extra, setups, bool(tasks))
+                    continue
+                task_id, data = self._task(step, i, title, verify, texts, setups)
+                folder = task_id
+                if not data.get("solution"):
+                    unsolved.append(task_id)
+            texts, self.setups_used = [], len(setups)
+            tasks[folder] = data
+            report.tasks.append(task_id)
+        if tasks:
+            self._finish(tasks, finish, texts, setups)
+        if self.meta:
+            restore.apply_finish(sc, self.meta, self.stage, report, tasks)
+        for folder, data in tasks.items():
+            if data is not None:
+                (self.stage / folder / "task.yaml").write_text(dump_yaml(restore.ordered(data)))
+        restore.write_pack(sc, self.meta, self.stage, report, name=name, version=version,
+                           fresh=lambda: self._pack_yaml(name, version, intro_extra + ([] if tasks else texts)))
+        self._closing_notes(unsolved, len(graded))
 
+    def _closing_notes(self, unsolved: list[str], graded: int) -> None:
+        report = self.report
+        fresh = [t for t in report.tasks if t not in self.restored]
+        if unsolved:
+            report.note(f"{', '.join(unsolved)}: the scenario has no solution for them (no answer file, no "
+                        "Solution block in the text); add `solution` steps before `grader validate`")
+        if fresh:
+            report.note(f"{', '.join(fresh)}: killercoda has no reset; add `reset` steps before `grader validate`")
+        if not report.tasks:
+            report.note("no step has a verify script: the pack has no tasks (grader lint will say so)")
+        if graded > 1 and not self.meta:
+            report.note("killercoda steps build on each other; grader tasks stand alone: a task's setup does not "
+                        "redo what the candidate did in earlier steps (add it to the setup if the step needs it)")
 
-def _safe_file(scenario: Path, rel, report: Report, where: str) -> Path | None:
-    if not isinstance(rel, str) or not rel:
-        return None
-    path = (scenario / rel)
-    try:
-        inside = path.resolve().is_relative_to(scenario.resolve())
-    except (OSError, ValueError):
-        inside = False
-    if not inside:
-        report.note(f"{where}: '{rel}' points outside the scenario folder; ignored")
-        return None
-    if not path.is_file():
-        report.note(f"{where}: file '{rel}' not found; ignored")
-        return None
-    return path
+    def _minutes(self, graded: int) -> float:
+        given = self.sc.get("time")
+        total = parse_minutes(given)
+        if total is None:
+            if given is not None:
+                self.report.note(f"index.json: time {given!r} has no number of minutes; 5 minutes per task assumed")
+            total = 5.0 * max(graded, 1)
+        return max(1.0, round(total / max(graded, 1), 1))
 
+    # --- files --------------------------------------------------------------------
 
-def _read_text(scenario: Path, rel, report: Report, where: str) -> str:
-    path = _safe_file(scenario, rel, report, where)
-    return path.read_text(errors="replace") if path else ""
+    def _lib(self, name: str, text: str) -> str:
+        """Write a script shared by several tasks into lib/; its name as a task names it."""
+        base, n = name, 2
+        while name in self.lib_names:
+            name = f"{Path(base).stem}-{n}{Path(base).suffix}"
+            n += 1
+        self.lib_names.add(name)
+        (self.stage / LIB_DIR).mkdir(exist_ok=True)
+        (self.stage / LIB_DIR / name).write_text(text)
+        return f"../{LIB_DIR}/{name}"
 
+    def _script(self, rel: str, key: str) -> tuple[str, bytes]:
+        data = self.sc.data(rel, key)
+        text, why = script_text(data, rel)
+        if why:
+            self.report.note(f"{key} ({rel}): has {why}; kept byte for byte (in a wrapper that runs the original)")
+        return text, data
 
-def _markdown(text: str, report: Report, where: str) -> str:
-    """Killercoda Markdown -> a grader description (a Jinja2 template)."""
-    text, n = KC_MARKERS.subn("", text)
-    if n:
-        report.note(f"{where}: {n} killercoda action marker(s) like {{{{exec}}}} removed (grader shows plain code)")
-    if re.search(r"\]\((\./)?assets/", text):
-        report.note(f"{where}: links to assets/ (images?) are kept but grader does not serve those files")
-    text = text.strip() + "\n"
-    if JINJA_DELIMS.search(text):
-        text = "{% raw %}\n" + text.replace("{% endraw %}", "{ % endraw % }") + "{% endraw %}\n"
-    return text
+    def _setup_step(self, script: str, text: str, key: str, role: str = "controlplane") -> dict:
+        seconds, why = timeout_for(text, setup=True)
+        if why:
+            self.report.note(f"{key}: waits ({why}); its setup timeout is {seconds} s")
+        return {"script": script, "host": role, "timeout": seconds}
 
+    def _backgrounds(self, page: dict, key: str) -> list[tuple[str, str, str]]:
+        """(killercoda key, file, script text) of a page's or step's background scripts."""
+        out = []
+        for name, what in BACKGROUND.items():
+            rel = page.get(name)
+            if rel:
+                text, _ = self._script(rel, f"{key}.{name}")
+                out.append((name, rel, text))
+        return out
 
-def _pack_yaml(scenario: Path, index: dict, details: dict, name: str, version: str, report: Report) -> dict:
-    image = str((index.get("backend") or {}).get("imageid") or "")
-    if image.startswith("kubernetes"):
-        target = "kubernetes"
-    else:
-        target = "linux"
-        if not image.startswith("ubuntu"):
-            report.note(f"backend.imageid {image or '(none)'!r}: not kubernetes-* or ubuntu; target linux assumed")
-    hosts = ["controlplane", "node01"] if ("2node" in image or _uses_host02(details)) else ["controlplane"]
-    parts = [str(index.get("description") or "").strip()]
-    intro = details.get("intro") if isinstance(details.get("intro"), dict) else {}
-    intro_text = _read_text(scenario, intro.get("text"), report, "details.intro.text")
-    if intro_text.strip():
-        if " ".join(intro_text.split()).startswith(" ".join(parts[0].split())):
-            parts = []  # the description is the intro's first paragraph (as grader exports it)
-        parts.append(_markdown(intro_text, report, "details.intro.text").strip())
-    facts = [f"{k}: {index[k]}" for k in ("difficulty", "time") if index.get(k)]
-    if facts:
-        parts.append(f"*Imported from the killercoda scenario `{scenario.name}` ({', '.join(facts)}).*")
-    return {"name": name, "title": str(index.get("title") or name), "version": version,
-            "description": "\n\n".join(p for p in parts if p) + "\n", "target": target, "hosts": hosts}
+    def _foreground_notes(self, page: dict, key: str, label: str) -> None:
+        for name, what in FOREGROUND.items():
+            if page.get(name):
+                self.report.note(f"{key}.{name}{label}: {what} runs in the candidate's terminal; grader has no "
+                                 "counterpart; not imported")
 
+    def _text(self, page: dict, key: str) -> str:
+        rel = page.get("text")
+        return self.sc.text(rel, f"{key}.text", self.report) if rel else ""
 
-def _uses_host02(details: dict) -> bool:
-    assets = details.get("assets") if isinstance(details.get("assets"), dict) else {}
-    return "host02" in assets
+    def _page_text(self, which: str) -> str:
+        page = self.sc.get("details", which, default={})
+        key = f"details.{which}"
+        if which == "finish":
+            for name in list(BACKGROUND) + list(FOREGROUND):
+                if page.get(name):
+                    self.report.note(f"{key}.{name}: runs after the last step, when there is nothing left to grade; "
+                                     "not imported")
+        return self._text(page, key)
 
+    # --- setup every task shares: assets, then the intro's background ---------------
 
-def _minutes(time_text, steps: int) -> float:
-    m = re.search(r"(\d+(?:\.\d+)?)", str(time_text or ""))
-    total = float(m.group(1)) if m else 5.0 * max(steps, 1)
-    if "hour" in str(time_text or "").lower():
-        total *= 60
-    return max(1.0, round(total / max(steps, 1), 1))
+    def _shared_setup(self) -> list[dict]:
+        steps = []
+        for fname, role, script in asset_scripts(self.sc, self.report):
+            steps.append({"script": self._lib(fname, script), "host": role})
+        intro = self.sc.get("details", "intro", default={})
+        for name, rel, text in self._backgrounds(intro, "details.intro"):
+            label = "background" if name == "background" else "coursedata"
+            step = self._setup_step(self._lib(f"intro-{label}.sh", text), text, f"details.intro.{name}")
+            steps.append(step)
+            self.report.note(f"details.intro.{name}: killercoda runs it once, at the start; it is now a setup step "
+                             "of every task (grader runs setup twice in validate: it must be idempotent)")
+        self._foreground_notes(intro, "details.intro", "")
+        return steps
 
+    # --- steps ----------------------------------------------------------------------
 
-def _shared_setup(scenario: Path, details: dict, report: Report) -> list[tuple[str, str, str]]:
-    """(file name, host, script text) every task's setup starts with: assets, then the intro background."""
-    out = []
-    assets = details.get("assets") if isinstance(details.get("assets"), dict) else {}
-    for host_key, entries in sorted(assets.items()):
-        role = ASSET_HOSTS.get(host_key)
-        if role is None:
-            report.note(f"details.assets.{host_key}: only host01 (controlplane) and host02 (node01) are mapped; "
-                        "not imported")
-            continue
-        script = _asset_script(scenario, host_key, role, entries, report)
-        if script:
-            out.append((f"assets-{role}.sh", role, script))
-    intro = details.get("intro") if isinstance(details.get("intro"), dict) else {}
-    bg = _read_text(scenario, intro.get("background"), report, "details.intro.background")
-    if bg:
-        out.append(("intro-background.sh", "controlplane", bg))
-        report.note("details.intro.background: killercoda runs it once at the start; it is now the first setup "
-                    "step of every task (grader runs setup twice in validate: it must be idempotent)")
-    for key in ("foreground",):
-        if intro.get(key):
-            report.note(f"details.intro.{key}: foreground scripts have no grader counterpart; not imported")
-    finish = details.get("finish") if isinstance(details.get("finish"), dict) else {}
-    for key in ("background", "foreground"):
-        if finish.get(key):
-            report.note(f"details.finish.{key}: no grader counterpart; not imported")
-    return out
+    def _verify(self, step: dict, i: int, *, quiet: bool = False) -> tuple[str, bytes] | None:
+        rel = step.get("verify")
+        if not rel:
+            return None
+        key = f"details.steps[{i}].verify"
+        if quiet:
+            data = self.sc.data(rel, key)
+            return None if is_empty(data) else ("", data)
+        text, data = self._script(rel, key)
+        if is_empty(data):
+            self.report.note(f"{key} ({rel}): has no command, so it would pass without any work; the step is "
+                             "not graded (its text and background go to the next graded step)")
+            return None
+        return text, data
 
+    def _unverified(self, step: dict, i: int, title: str, texts: list, setups: list, after_task: bool) -> None:
+        key = f"details.steps[{i}]"
+        description, hints, solutions = markdown.split(self._text(step, key))
+        if step.get("answer"):
+            solutions.append(self.sc.text(step["answer"], f"{key}.answer", self.report))
+            self.report.note(f"{key}.answer ({title!r}): the solution of a step that is not graded; it stays with "
+                             "the step's text")
+        body = "\n\n".join(p.strip() for p in [description, *hints, *solutions] if p.strip())
+        if body:
+            texts.append(f"### {title}\n\n{markdown.plain(body, self.report, key + '.text')}\n")
+        found = self._backgrounds(step, key)
+        for name, rel, script in found:
+            setups.append(self._setup_step(self._lib(f"step{i + 1}-{name.lower()}.sh", script), script,
+                                           f"{key}.{name}"))
+        self._foreground_notes(step, key, "")
+        where = "the next graded step's description" if after_task else "the pack's description"
+        self.report.note(f"{key} ({title!r}): no verify script, so not a task; its text goes to {where}"
+                         + (", its background to the setup of every graded step after it" if found else ""))
 
-def _asset_script(scenario: Path, host_key: str, role: str, entries, report: Report) -> str:
-    from grader.transport.base import quote
+    def _task(self, step: dict, i: int, title: str, verify: tuple[str, bytes], texts: list[str],
+              setups: list[dict]) -> tuple[str, dict]:
+        key = f"details.steps[{i}]"
+        task_id = unique_id(step.get("title") or "", self.used, default=f"step-{i + 1}")
+        folder = self.stage / task_id
+        folder.mkdir()
+        description, hints, solutions = markdown.split(self._text(step, key))
+        body = markdown.plain(description, self.report, f"{key}.text") if description.strip() else title
+        (folder / "description.md").write_text(markdown.literal("\n".join(t.strip() + "\n" for t in texts)
+                                                                + ("\n" if texts else "") + body + "\n"))
+        data: dict = {"id": task_id, "title": title, "minutes": self.minutes}
+        if hints:
+            data["hints"] = [markdown.literal(markdown.plain(h)) for h in hints]
+            self.report.note(f"{key}.text ({task_id}): {len(hints)} hint(s) moved from the text to `hints`")
+        setup = list(self.shared) + [dict(s) for s in setups]
+        for n, (name, rel, script) in enumerate(self._backgrounds(step, key)):
+            fname = "setup.sh" if n == 0 else f"setup-{name.lower()}.sh"
+            (folder / fname).write_text(script)
+            setup.append(self._setup_step(fname, script, f"{key}.{name}"))
+        if setup:
+            data["setup"] = setup
+        parts = [(f"{step['answer']} (Katacoda's answer)", self.sc.text(step["answer"], f"{key}.answer", self.report))
+                 ] if step.get("answer") else []
+        parts += [(f"{step.get('text')}: Solution", s) for s in solutions]
+        if parts:
+            script, commands = markdown.solution_script(parts)
+            (folder / "solution.sh").write_text(script)
+            data["solution"] = [{"script": "solution.sh", "host": "controlplane"}]
+            self.report.note(f"{key} ({task_id}): solution.sh made from " + " and ".join(p[0] for p in parts)
+                             + (f" ({commands} command line(s))" if commands else
+                                " (no shell commands in it: text only, as comments)")
+                             + "; `grader show --solution` prints it: review it before `grader validate` runs it")
+        (folder / "verify.sh").write_text(verify[0])
+        seconds, why = timeout_for(verify[0], setup=False)
+        if why:
+            self.report.note(f"{key}.verify ({task_id}): waits ({why}); its check timeout is {seconds} s "
+                             "(killercoda sets no limit)")
+        data["checks"] = [{"name": VERIFY_CHECK_NAME, "host": "controlplane", "script": "verify.sh",
+                           "timeout": seconds}]
+        self._foreground_notes(step, key, f" ({task_id})")
+        return task_id, data
 
-    base = scenario / "assets"
-    lines = ["#!/usr/bin/env bash", f"# Killercoda assets for {host_key} ({role}), imported by grader.", "set -eu"]
-    count = 0
-    for j, entry in enumerate(entries if isinstance(entries, list) else []):
-        where = f"details.assets.{host_key}[{j}]"
-        if not isinstance(entry, dict) or not entry.get("file") or not entry.get("target"):
-            report.note(f"{where}: needs 'file' and 'target'; ignored")
-            continue
-        pattern = str(entry["file"])
-        if ".." in Path(pattern).parts or pattern.startswith("/"):
-            report.note(f"{where}: '{pattern}' points outside assets/; ignored")
-            continue
-        matches = sorted(p for p in base.glob(pattern) if p.is_file()) if base.is_dir() else []
-        if not matches:
-            report.note(f"{where}: no file in assets/ matches '{pattern}'; ignored")
-            continue
-        for path in matches:
-            data = path.read_bytes()
-            rel = path.relative_to(base).as_posix()
-            if len(data) > MAX_ASSET_BYTES:
-                report.note(f"{where}: assets/{rel} is over {MAX_ASSET_BYTES // 1024} KiB; not imported")
-                continue
-            dest = f"{str(entry['target']).rstrip('/')}/{path.name}"
-            lines.append(f"mkdir -p -- {quote(str(entry['target']))}")
-            lines.append(f"base64 -d > {quote(dest)} <<'GRADER_ASSET'")
-            lines.append(base64.encodebytes(data).decode().rstrip("\n"))
-            lines.append("GRADER_ASSET")
-            if entry.get("chmod"):
-                lines.append(f"chmod {quote(str(entry['chmod']))} -- {quote(dest)}")
-            count += 1
-    return "\n".join(lines) + "\n" if count else ""
+    def _finish(self, tasks: dict, finish: str, texts: list[str], setups: list[dict]) -> None:
+        """The finish text, and the text of the steps after the last graded one: the last task's explanation."""
+        last = list(tasks)[-1]
+        if texts:
+            self.report.note(f"the text of the steps after the last graded one is part of the explanation of {last}")
+        if len(setups) > self.setups_used:
+            self.report.note("the background scripts of the steps after the last graded one have no graded step "
+                             "to set up; not imported")
+        if self.meta:
+            return              # an export's finish.md holds the explanations: restore.apply_finish
+        parts = ([markdown.plain(finish, self.report, "details.finish.text")] if finish.strip() else [])
+        parts += [t.strip() for t in texts]
+        if parts and tasks[last] is not None:
+            tasks[last]["explanation"] = markdown.literal("\n\n".join(parts)) + "\n"
 
+    # --- pack.yaml ------------------------------------------------------------------
 
-def _import_step(scenario: Path, step: dict, i: int, out: Path, used: set, report: Report, *,
-                 minutes: float, shared: list, explanation: str) -> str | None:
-    where = f"details.steps[{i}]"
-    title = " ".join(str(step.get("title") or "").split()) or f"Step {i + 1}"
-    task_id = slug(step.get("title") or "", default=f"step-{i + 1}")
-    base_id, n = task_id, 2
-    while task_id in used:
-        task_id = f"{base_id}-{n}"
-        n += 1
-    verify = _safe_file(scenario, step.get("verify"), report, f"{where}.verify")
-    if verify is None:
-        report.note(f"{where} ({title!r}): its verify script cannot be read; not a task")
-        return None
-    used.add(task_id)
-    folder = out / task_id
-    folder.mkdir()
-    text = _read_text(scenario, step.get("text"), report, f"{where}.text")
-    description = _markdown(text, report, f"{where}.text") if text.strip() else f"{title}\n"
-    (folder / "description.md").write_text(description)
-    setup = []
-    for fname, role, script in shared:
-        (folder / fname).write_text(script)
-        setup.append({"script": fname, "host": role})
-    bg = _safe_file(scenario, step.get("background"), report, f"{where}.background")
-    if bg:
-        (folder / "setup.sh").write_text(bg.read_text(errors="replace"))
-        setup.append({"script": "setup.sh", "host": "controlplane"})
-    (folder / "verify.sh").write_text(verify.read_text(errors="replace"))
-    if step.get("foreground"):
-        report.note(f"{where}.foreground ({task_id}): foreground scripts have no grader counterpart; not imported")
-    for key in sorted(set(step) - STEP_KEYS):
-        report.note(f"{where}.{key} ({task_id}): no grader counterpart; not imported")
-    data = {"id": task_id, "title": title, "minutes": minutes}
-    if explanation.strip():
-        data["explanation"] = _markdown(explanation, report, "details.finish.text")
-    if setup:
-        data["setup"] = setup
-    data["checks"] = [{"name": "the step's killercoda verify script passes", "host": "controlplane",
-                       "script": "verify.sh"}]
-    (folder / "task.yaml").write_text(dump_yaml(data))
-    return task_id
+    def _pack_yaml(self, name: str | None, version: str | None, intro_extra: list[str]) -> dict:
+        sc, report = self.sc, self.report
+        image = str(sc.get("backend", "imageid", default=""))
+        if image.startswith("kubernetes"):
+            target = "kubernetes"
+        else:
+            target = "linux"
+            if not image.startswith("ubuntu"):
+                report.note(f"backend.imageid {image or '(none)'!r}: not kubernetes-* or ubuntu; target linux assumed")
+        assets = sc.get("details", "assets", default={})
+        two = "2node" in image or any(HOSTS.get(h) == "node01" for h in assets)
+        parts = [str(sc.get("description", default="")).strip()]
+        intro = self._page_text("intro")
+        if intro.strip():
+            if " ".join(intro.split()).startswith(" ".join(parts[0].split())):
+                parts = []      # the description is the intro's first paragraph (as grader exports it)
+            parts.append(markdown.plain(intro, report, "details.intro.text"))
+        parts += [t.strip() for t in intro_extra]
+        for page in ("intro", "finish"):
+            credits = sc.get("details", page, "credits")
+            if credits:
+                parts.append(f"Credits: {credits}")
+        pack = {"name": slug(name or sc.real.name, default="imported"), "title": str(sc.get("title") or sc.real.name),
+                "version": version or "0.1.0", "description": "\n\n".join(p for p in parts if p) + "\n",
+                "target": target, "hosts": ["controlplane", "node01"] if two else ["controlplane"],
+                "tasks": list(report.tasks)}
+        kept = {"imageid": image or None, "difficulty": sc.get("difficulty"),
+                "time": str(sc.get("time")) if sc.get("time") is not None else None,
+                "interface": sc.get("interface")}
+        kept = {k: v for k, v in kept.items() if v not in (None, "", {})}
+        if kept:
+            pack["killercoda"] = kept
+        if sc.get("interface"):
+            report.note("index.json: interface has no grader counterpart; kept in pack.yaml (killercoda.interface) "
+                        "for the export")
+        return pack

@@ -95,12 +95,15 @@ def test_import_maps_a_scenario_to_a_pack(tmp_path):
     assert pack["name"] == "fix-web" and pack["title"] == "Fix the web config"
     assert pack["target"] == "linux" and pack["hosts"] == ["controlplane"]
     assert "You will repair a web host." in pack["description"]
-    assert "difficulty: beginner" in pack["description"]
+    assert pack["killercoda"] == {"imageid": "ubuntu", "difficulty": "beginner", "time": "10 minutes",
+                                  "interface": {"layout": "ide"}}
+    assert pack["tasks"] == ["restore-the-config-file", "make-the-helper-executable"]
 
     task = yaml.safe_load((out / "restore-the-config-file" / "task.yaml").read_text())
     assert task["checks"] == [{"name": "the step's killercoda verify script passes", "host": "controlplane",
-                               "script": "verify.sh"}]
-    assert [s["script"] for s in task["setup"]] == ["assets-controlplane.sh", "intro-background.sh", "setup.sh"]
+                               "script": "verify.sh", "timeout": 60}]
+    assert [s["script"] for s in task["setup"]] == ["../lib/assets-controlplane.sh", "../lib/intro-background.sh",
+                                                    "setup.sh"]
     assert task["minutes"] == 5.0
     assert (out / "restore-the-config-file" / "verify.sh").read_text() == (src / "step1" / "verify.sh").read_text()
     assert (out / "restore-the-config-file" / "setup.sh").read_text() == (src / "step1" / "background.sh").read_text()
@@ -110,11 +113,14 @@ def test_import_maps_a_scenario_to_a_pack(tmp_path):
     last = yaml.safe_load((out / "make-the-helper-executable" / "task.yaml").read_text())
     assert "half of Linux administration" in last["explanation"]
     assert "explanation" not in task
+    # the step without a verify script: its text is part of the next graded step's
+    assert "### Read about logs\n\nLogs live in /var/log." in \
+        (out / "make-the-helper-executable" / "description.md").read_text()
 
     notes = "\n".join(report.notes)
-    for expected in ("'interface'", "details.steps[0].foreground", "details.steps[1] ('Read about logs'): no verify",
+    for expected in ("interface", "details.steps[0].foreground", "details.steps[1] ('Read about logs'): no verify",
                      "{{exec}}", "details.intro.foreground", "details.finish.background",
-                     "no reference solution or reset", "steps build on each other"):
+                     "has no solution", "no reset", "steps build on each other"):
         assert expected in notes, expected
     assert lint(str(out)) == []
 
@@ -122,7 +128,7 @@ def test_import_maps_a_scenario_to_a_pack(tmp_path):
 def test_assets_are_written_by_a_setup_script(tmp_path):
     src = scenario(tmp_path / "fix-web")
     killercoda.import_scenario(src, tmp_path / "pack")
-    script = (tmp_path / "pack" / "make-the-helper-executable" / "assets-controlplane.sh").read_text()
+    script = (tmp_path / "pack" / "lib" / "assets-controlplane.sh").read_text()
     dest = tmp_path / "root"
     script = script.replace("/usr/local/bin", str(dest))
     subprocess.run(["bash", "-c", script], check=True, timeout=30)
@@ -172,7 +178,7 @@ def test_cli_import(tmp_path):
     assert any("foreground" in n for n in out["not_mapped"])
     proc = grader("import", "killercoda", str(src), "-o", str(tmp_path / "pack2"))
     assert proc.returncode == 0, proc.stderr
-    assert "not mapped:" in proc.stderr and f"grader lint {tmp_path / 'pack2'}: ok" in proc.stderr
+    assert "not carried over" in proc.stderr and f"grader lint {tmp_path / 'pack2'}: ok" in proc.stderr
 
 
 # --- export ---------------------------------------------------------------------------
@@ -181,7 +187,7 @@ def test_export_writes_a_valid_scenario(tmp_path):
     report = killercoda.export_pack(str(MINI), tmp_path / "sc")
     sc = tmp_path / "sc"
     index = json.loads((sc / "index.json").read_text())
-    assert index["backend"] == {"imageid": "kubernetes-kubeadm-2nodes"}
+    assert index["backend"] == {"imageid": "ubuntu"}        # mini: a linux pack on one host
     assert index["title"] == "A tiny pack for grader's own tests"
     assert isinstance(index["description"], str) and index["time"] == "3 minutes"
     steps = index["details"]["steps"]
@@ -224,11 +230,17 @@ def test_an_edited_step_is_imported_from_its_killercoda_files(tmp_path):
     verify = tmp_path / "sc" / "step1" / "verify.sh"
     verify.write_text("#!/bin/bash\ntest -s /tmp/grader-mini-lines\n")
     report = killercoda.import_scenario(tmp_path / "sc", tmp_path / "back")
-    assert report.tasks == ["a-file-with-three-lines", "hello-file"]
+    assert report.tasks == ["count-lines", "hello-file"]          # the original ids
     assert any("details.steps[0] (count-lines): edited since the export" in n for n in report.notes)
     back = tmp_path / "back"
     assert tree(back / "hello-file") == tree(MINI / "hello-file")
-    assert (back / "a-file-with-three-lines" / "verify.sh").read_text() == verify.read_text()
+    assert (back / "count-lines" / "verify-killercoda.sh").read_text() == verify.read_text()
+    task = yaml.safe_load((back / "count-lines" / "task.yaml").read_text())
+    original = yaml.safe_load((MINI / "count-lines" / "task.yaml").read_text())
+    assert {k: task[k] for k in ("id", "title", "domain", "setup", "solution", "reset")} == \
+        {k: original[k] for k in ("id", "title", "domain", "setup", "solution", "reset")}
+    assert [c["script"] for c in task["checks"]] == ["verify-killercoda.sh"]
+    assert task["checks"][0]["points"] == 2                     # the task is still worth what it was
     assert lint(str(back)) == []
 
 
@@ -314,3 +326,16 @@ def test_verify_script_judges_exactly_like_grader(tmp_path):
     assert proc.returncode == 1
     assert "hunter2" not in proc.stdout and "swordfish" not in proc.stdout
     assert "5 of 9 checks pass" in proc.stdout
+
+
+# --- the key table in docs/trainers.md -------------------------------------------------
+
+def test_every_killercoda_key_is_in_the_trainers_table_and_back():
+    from grader.killercoda.scenario import spec_paths
+
+    doc = (ROOT / "docs" / "trainers.md").read_text()
+    section = doc[doc.index("### Import a scenario"):doc.index("### Export a pack")]
+    rows = set(re.findall(r"^\| `([^`]+)` \|", section, re.M))
+    paths = set(spec_paths())
+    assert paths - rows == set(), f"keys grader reads but docs/trainers.md does not list: {paths - rows}"
+    assert rows - paths == set(), f"keys docs/trainers.md lists but grader does not read: {rows - paths}"
