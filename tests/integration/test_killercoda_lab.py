@@ -173,3 +173,101 @@ def test_an_exported_scenario_runs_on_a_killercoda_like_host(lab, tag, tmp_path)
     fixed = on_controlplane("verify.sh")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "3 of 3 checks pass" in fixed.stdout
+
+
+# --- a bank scenario as trainers moving from Katacoda have them -------------------------
+
+def bank_scenario(root: Path, d: str) -> Path:
+    """Three steps: an unverified first step whose background the next steps need, a graded
+    step whose verify sleeps 25 s and whose text carries its solution, and a Cleanup step last;
+    the intro's setup is Katacoda's courseData."""
+    index = {
+        "title": "Bring the inventory service back", "difficulty": "beginner", "time": "12 minutes",
+        "details": {
+            "intro": {"text": "intro.md", "courseData": "env-init.sh"},
+            "steps": [
+                {"title": "Meet the service", "text": "meet/text.md", "courseData": "meet/background.sh"},
+                {"title": "Point it at port 8080", "text": "port/text.md", "verify": "port/verify.sh"},
+                {"title": "Cleanup", "text": "zz-cleanup/text.md", "verify": "zz-cleanup/verify.sh"},
+            ],
+            "finish": {"text": "finish.md"},
+        },
+        "backend": {"imageid": "ubuntu"},
+    }
+    write(root / "index.json", json.dumps(index, indent=2))
+    write(root / "intro.md", "The inventory service answers on the wrong port.\n")
+    write(root / "env-init.sh", f"#!/bin/bash\nmkdir -p {d}\necho port=80 > {d}/inventory.conf\n")
+    write(root / "meet" / "text.md", f"The service reads `{d}/inventory.conf` and keeps a lock file.\n")
+    write(root / "meet" / "background.sh", f"#!/bin/bash\nmkdir -p {d}\ntouch {d}/inventory.lock\n")
+    write(root / "port" / "text.md", f"""
+        Make the service use port 8080.
+
+        <details><summary>Solution</summary>
+
+        ```bash
+        sed -i 's/^port=.*/port=8080/' {d}/inventory.conf
+        ```
+
+        </details>
+        """)
+    write(root / "port" / "verify.sh", f"#!/bin/bash\n# the service rereads its config every 20 s\nsleep 25\n"
+                                       f"grep -qx port=8080 {d}/inventory.conf && test -f {d}/inventory.lock\n")
+    write(root / "zz-cleanup" / "text.md", f"Remove the stale lock file.\n\n## Solution\n\n```\nrm -f {d}/inventory.lock\n```\n")
+    write(root / "zz-cleanup" / "verify.sh", f"#!/bin/bash\ntest -f {d}/inventory.conf && test ! -e {d}/inventory.lock\n")
+    write(root / "finish.md", "Ports and locks: done.\n")
+    return root
+
+
+def outcomes(proc) -> list[str]:
+    """The status of each task's one check; an ERROR names its message (what the host said)."""
+    out = []
+    for t in json.loads(proc.stdout)["tasks"]:
+        c = t["checks"][0]
+        out.append(c["status"] if c["status"] != "ERROR" else f"ERROR {c.get('message') or t.get('error')}")
+    return out
+
+
+def test_a_katacoda_bank_scenario_imports_grades_and_exports_on_the_lab(lab, tag, tmp_path):
+    d = f"/tmp/kc-{tag}"
+    src = bank_scenario(tmp_path / "inventory-service", d)
+    pack = tmp_path / "pack"
+    proc = grader("import", "killercoda", str(src), "-o", str(pack), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["tasks"] == ["point-it-at-port-8080", "cleanup"]
+    assert [f for f in json.loads(proc.stdout)["lint"] if f["severity"] == "error"] == []
+    show = grader("show", f"{pack}/point-it-at-port-8080")
+    assert "sed -i" not in show.stdout and "The service reads" in (pack / "pack.yaml").read_text()
+
+    inv = str(lab.inventory_path)
+    setup = grader("setup", str(pack), "-i", inv)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert lab.ssh("controlplane", f"cat {d}/inventory.conf; ls {d}").stdout == \
+        "port=80\ninventory.conf\ninventory.lock\n"     # courseData and the unverified step's background ran
+    before = grader("check", str(pack), "-i", inv, "--json")
+    assert outcomes(before) == ["FAIL", "FAIL"], before.stdout + before.stderr
+
+    # the candidate, for the first task, then the reference solution made from the text, for the second
+    lab.ssh("controlplane", f"sed -i 's/^port=.*/port=8080/' {d}/inventory.conf", check=True)
+    after_port = grader("check", f"{pack}/point-it-at-port-8080", "-i", inv, "--json")
+    assert outcomes(after_port) == ["PASS"], after_port.stdout + after_port.stderr   # it slept 25 s and passed
+    assert grader("solve", f"{pack}/cleanup", "-i", inv).returncode == 0
+    after = grader("check", f"{pack}/cleanup", "-i", inv, "--json")
+    assert outcomes(after) == ["PASS"], after.stdout + after.stderr
+
+    out = tmp_path / "exported"
+    assert grader("export", "killercoda", str(pack), "-o", str(out)).returncode == 0
+    index = json.loads((out / "index.json").read_text())
+    assert [s["title"] for s in index["details"]["steps"]] == ["Point it at port 8080", "Cleanup"]
+    assert index["backend"] == {"imageid": "ubuntu"} and index["time"] == "12 minutes"
+    assert (out / "step1" / "verify.sh").read_bytes() == (src / "port" / "verify.sh").read_bytes()
+    for step in ("step1", "step2"):
+        assert "timeout" not in (out / step / "background.sh").read_text()
+
+    # the exported step on the killercoda-like host: background.sh breaks it, verify.sh (25 s) judges
+    lab.ssh("controlplane", f"rm -rf {d}", check=True)
+    ran = lab.ssh("controlplane", "bash -s", input=(out / "step1" / "background.sh").read_bytes(), timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lab.ssh("controlplane", f"sed -i 's/^port=.*/port=8080/' {d}/inventory.conf", check=True)
+    judged = lab.ssh("controlplane", "bash -s", input=(out / "step1" / "verify.sh").read_bytes(), timeout=120)
+    assert judged.returncode == 0, judged.stdout + judged.stderr
+    lab.ssh("controlplane", "rm -f /var/log/grader-point-it-at-port-8080.log /var/log/grader-cleanup.log")
