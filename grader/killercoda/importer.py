@@ -171,7 +171,7 @@ class Importer:
     def _backgrounds(self, page: dict, key: str) -> list[tuple[str, str, str]]:
         """(killercoda key, file, script text) of a page's or step's background scripts."""
         out = []
-        for name, what in BACKGROUND.items():
+        for name in BACKGROUND:
             rel = page.get(name)
             if rel:
                 text, _ = self._script(rel, f"{key}.{name}")

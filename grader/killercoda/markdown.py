@@ -16,8 +16,10 @@ import re
 
 from grader.killercoda.common import JINJA_DELIMS, KC_MARKERS
 
-SOLUTION = re.compile(r"\b(solutions?|answers?|(show|possible|reference|sample|suggested)\s+solution)\b", re.I)
-HINT = re.compile(r"\b(hints?|tips?)\b", re.I)
+_TAIL = r"(?:\s*\d+)?\s*(?:[:.!\-\u2013\u2014(].*)?$"       # "Solution", "Hint 2", "Solution: ...", "Answer (spoiler)"
+SOLUTION = re.compile(r"^(?:(?:show|see|view|reveal|possible|reference|sample|suggested|example|the|a|one|my)\s+)*"
+                      r"(?:solutions?|answers?)\b" + _TAIL, re.I)
+HINT = re.compile(r"^(?:(?:show|see|view|reveal|a|the|one|small|little)\s+)*(?:hints?|tips?)\b" + _TAIL, re.I)
 FENCE = re.compile(r"^\s{0,3}(```+|~~~+)\s*([\w+-]*)")
 HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 BOLD_LINE = re.compile(r"^\s*(\*\*|__)([^*_]{1,60}?)[:.]?\s*(\*\*|__)\s*:?\s*$")
@@ -29,10 +31,10 @@ FENCE_END = re.compile(r"^\s{0,3}(```+|~~~+)\s*(\{\{\s*(\w+)[^}]*\}\})?\s*$")
 
 
 def _kind(label: str) -> str | None:
-    label = re.sub(r"<[^>]+>|[*_`]", "", label).strip()
-    if SOLUTION.search(label):
+    label = " ".join(re.sub(r"<[^>]+>|[*_`]", "", label).split())
+    if SOLUTION.match(label):
         return "solution"
-    if HINT.search(label):
+    if HINT.match(label):
         return "hint"
     return None
 

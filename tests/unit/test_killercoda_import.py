@@ -374,3 +374,13 @@ def test_import_exits_2_when_the_pack_does_not_lint(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert any("SC2034" in f["message"] for f in json.loads(proc.stdout)["lint"])
     assert (tmp_path / "pack" / "pack.yaml").is_file()           # written, to be fixed
+
+
+def test_only_what_says_solution_or_hint_leaves_the_text():
+    from grader.killercoda.markdown import split
+
+    text = ("## Solution architecture\n\nThree tiers.\n\n**Tips and tricks**\n\nRead the logs.\n\n"
+            "**Solution:**\n\n```\nkubectl get pods\n```\n\n## Hints\n\n- one\n- two\n")
+    description, hints, solutions = split(text)
+    assert "Three tiers." in description and "Read the logs." in description
+    assert solutions == ["```\nkubectl get pods\n```"] and hints == ["one", "two"]
