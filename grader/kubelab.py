@@ -171,14 +171,10 @@ class KubeCluster:
 
     @staticmethod
     def init_pid(host: str) -> int:
-        """PID 1 of the host's own PID namespace, one level below ours (a hostNetwork pod's
-        PID 1 is in the host's network namespace too, but a level deeper)."""
-        depth = len(_nspid("self")) + 1
-        for pid in sorted(labnet.netns_pids(host)):
-            nspid = _nspid(pid)
-            if len(nspid) == depth and nspid[-1] == "1":
-                return pid
-        raise KubeLabError(f"host {host}: its init process is gone (is the lab up?)")
+        pid = labnet.host_init_pid(host)
+        if pid is None:
+            raise KubeLabError(f"host {host}: its init process is gone (is the lab up?)")
+        return pid
 
     def write(self, host: str, path: str, text: str, mode: int = 0o644) -> None:
         target = self.root(host) / path.lstrip("/")
@@ -371,14 +367,6 @@ class _Steps:
     def __call__(self, text: str) -> None:
         self.n += 1
         self.progress(f"kube lab [{self.n}] {text} ({time.monotonic() - self.start:.0f}s so far)")
-
-
-def _nspid(pid) -> list[str]:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return []
-    return next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
 
 
 def _link(src: Path, dst: Path) -> None:

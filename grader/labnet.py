@@ -198,6 +198,26 @@ def netns_pids(host: str) -> set[int]:
     return {int(p) for p in proc.stdout.decode().split() if p.isdigit()}
 
 
+def _nspid(pid) -> list[str]:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return []
+    return next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+
+
+def host_init_pid(host: str) -> int | None:
+    """PID 1 of a lab host's PID namespace (its sshd), one level below ours.  The level
+    matters: a hostNetwork pod of the kube lab has a PID 1 in the host's network namespace
+    too, a level deeper, with a container's root."""
+    depth = len(_nspid("self")) + 1
+    for pid in sorted(netns_pids(host)):
+        nspid = _nspid(pid)
+        if len(nspid) == depth and nspid[-1] == "1":
+            return pid
+    return None
+
+
 def pids_in_uts(inodes: set[int]) -> set[int]:
     if not inodes:
         return set()

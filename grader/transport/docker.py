@@ -21,7 +21,7 @@ from grader.transport.local import remote_command, run_process
 KILL_GRACE = 3.0  # after the deadline, time for the in-container kill to end `docker exec`
 UP_HINT = "is the docker lab up? check `grader lab status`"
 # What the docker client (not the command) prints when it could not run the command.
-_DOCKER_FAILURE = re.compile(r"^(Error response from daemon: |Cannot connect to the Docker daemon|"
+_DOCKER_FAILURE = re.compile(r"^(Error response from daemon: |Error: No such container|Cannot connect to the Docker daemon|"
                              r"error during connect: |OCI runtime exec failed: )")
 
 

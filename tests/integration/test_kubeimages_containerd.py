@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from needs import unavailable  # tests/needs.py: fail in CI, skip elsewhere
+
 from grader import kubeimages
 from grader import kubeimages_rootfs as rootfs
 
@@ -39,15 +41,6 @@ CURL = "docker.io/curlimages/curl:8.8.0"
 PAUSE = f"registry.k8s.io/pause:{kubeimages.PAUSE_TAG}"
 PROXY = f"registry.k8s.io/kube-proxy:{kubeimages.KUBE_VERSION}"
 
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str):
-    if in_ci():
-        pytest.fail(f"CI must be able to run this: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def needs_binary(ref: str) -> None:
