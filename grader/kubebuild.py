@@ -14,6 +14,7 @@ binaries, for users with internet); nothing is built then.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -101,7 +102,9 @@ def _digest(module_dir: Path, go: str, extra: str) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
 def go_version(go: str) -> str:
+    """`go env GOVERSION`, asked once per go binary (every binary's digest includes it)."""
     try:
         return subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -128,8 +131,13 @@ def stale(version: str = VERSION) -> list[str]:
     go = find_go()
     if go is None:
         return [n for n in NAMES if not (out / "bin" / n).is_file()]
+    return [b.name for b in _todo(out, go, version)]
+
+
+def _todo(out: Path, go: str, version: str) -> list[Binary]:
+    """The binaries whose cached copy is missing or was built from other inputs."""
     src = source_dir()
-    return [b.name for b in BINARIES if not _fresh(out, b, _digest(src / b.module, go, _extra(b, version)))]
+    return [b for b in BINARIES if not _fresh(out, b, _digest(src / b.module, go, _extra(b, version)))]
 
 
 def _extra(b: Binary, version: str) -> str:
@@ -157,7 +165,7 @@ def ensure_binaries(kube_bin: Path | None = None, *, version: str = VERSION,
                              f"newer (it builds them from lab/kube, about 25 min once), or point --kube-bin "
                              f"(or {ENV_BIN}) at a folder with {', '.join(NAMES)}")
     src = source_dir()
-    todo = [b for b in BINARIES if not _fresh(out, b, _digest(src / b.module, go, _extra(b, version)))]
+    todo = _todo(out, go, version)
     if not todo:
         return out / "bin"
     for sub in ("bin", "stamps", "logs"):

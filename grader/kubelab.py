@@ -104,7 +104,7 @@ def remove_cgroups(hosts) -> None:
             top = h / cgroup_name(host)
             if not top.is_dir():
                 continue
-            for dirpath, _dirs, _files in sorted(os.walk(top, topdown=False), key=lambda t: -t[0].count("/")):
+            for dirpath, _dirs, _files in os.walk(top, topdown=False):  # children before parents
                 for _ in range(50):
                     try:
                         os.rmdir(dirpath)
