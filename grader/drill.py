@@ -85,7 +85,8 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
     inventory, inventory_path = resolve_inventory(inventory_flag, trust_on_first_use=trust_on_first_use)
     pack = load_pack(ref, inventory=inventory)
     seed = new_seed() if seed is None else seed
-    specs = choose(list(pack.tasks), seed=seed, ids=ids, count=count if ids or count else pack.count)
+    specs = choose(list(pack.tasks), seed=seed, ids=ids, count=count if ids or count else pack.count,
+                   weights=pack.domains)
     if minutes is None:
         minutes = (pack.exam_minutes or sum(s.minutes for s in specs)) if mode == "exam" else None
     elif minutes < 0:

@@ -223,10 +223,13 @@ def new_session(pack, ref: str, specs, *, seed: int, mode: str, minutes: float |
 # --- choosing tasks ------------------------------------------------------------
 
 
-def choose(specs, *, seed: int, ids: list[str] | None = None, count: int | None = None) -> list:
+def choose(specs, *, seed: int, ids: list[str] | None = None, count: int | None = None,
+           weights: dict | None = None) -> list:
     """The drill's tasks, in pack order.  `ids`: exactly those.  Else `count` of them
-    (all when None), drawn with the seed and spread over the domains: round robin over
-    the domains in a seeded order, a seeded pick inside each."""
+    (all when None), drawn with the seed so that the draw keeps the domain mix: with the
+    pack's domain `weights`, each domain gets its share of `count` by largest remainder;
+    without weights, round robin over the domains in a seeded order.  A seeded pick
+    inside each domain."""
     if ids:
         by_id = {s.id: s for s in specs}
         unknown = [i for i in ids if i not in by_id]
@@ -248,13 +251,40 @@ def choose(specs, *, seed: int, ids: list[str] | None = None, count: int | None 
         rng.shuffle(order)
         for d in order:
             rng.shuffle(pools[d])
-        chosen = []
-        while len(chosen) < count:
-            for d in order:
-                if pools[d] and len(chosen) < count:
-                    chosen.append(pools[d].pop())
+        quota = domain_quota({d: len(pools[d]) for d in order}, count, weights or {})
+        chosen = [s for d in order for s in pools[d][:quota[d]]]
     position = {s.id: k for k, s in enumerate(specs)}
     return sorted(chosen, key=lambda s: position[s.id])
+
+
+def domain_quota(sizes: dict[str, int], count: int, weights: dict) -> dict[str, int]:
+    """How many tasks each domain gives to a draw of `count`.  `sizes` in the seeded
+    domain order (ties go to the earlier one).  Weighted: the largest-remainder share of
+    each weighted domain, capped by its size, the rest handed out by weight; domains the
+    weights leave out count only when the weighted ones run dry.  No weights: round robin."""
+    quota = dict.fromkeys(sizes, 0)
+    weighted = {d: float(weights.get(d, 0)) for d in sizes if weights.get(d, 0) > 0}
+    left = count
+    if weighted:
+        total = sum(weighted.values())
+        exact = {d: count * w / total for d, w in weighted.items()}
+        for d in weighted:
+            quota[d] = min(int(exact[d]), sizes[d])
+        left = count - sum(quota.values())
+        # hand the rest out by largest remainder, then by weight, while there is room
+        ranked = sorted(weighted, key=lambda d: (-(exact[d] - int(exact[d])), -weighted[d]))
+        while left and any(quota[d] < sizes[d] for d in ranked):
+            for d in ranked:
+                if left and quota[d] < sizes[d]:
+                    quota[d] += 1
+                    left -= 1
+            ranked.sort(key=lambda d: (quota[d] / weighted[d], -weighted[d]))
+    while left:
+        for d in sizes:
+            if left and quota[d] < sizes[d]:
+                quota[d] += 1
+                left -= 1
+    return quota
 
 
 def new_seed() -> int:

@@ -222,3 +222,31 @@ def test_history_append_after_a_torn_line(tmp_path):
     store.append_history({"id": "three", "percent": 90})
     assert [e["id"] for e in store.history()] == ["one", "two", "three"]
     assert store.history_path.read_text().endswith('"percent": 90}\n')
+
+
+CURRICULUM = {"T": 30, "C": 25, "S": 20, "W": 15, "St": 10}
+
+
+def test_weighted_draw_keeps_the_domain_mix():
+    pool = specs({"T": 6, "C": 5, "S": 4, "W": 3, "St": 2})
+    for seed in range(20):
+        for count in range(1, 21):
+            got = Counter(s.domain for s in S.choose(pool, seed=seed, count=count, weights=CURRICULUM))
+            assert sum(got.values()) == count
+            for d, w in CURRICULUM.items():
+                share = count * w / 100
+                # within one task of its exact share, unless its pool ran dry
+                assert got[d] <= {"T": 6, "C": 5, "S": 4, "W": 3, "St": 2}[d]
+                if count <= 10:
+                    assert abs(got[d] - share) < 1, (seed, count, got)
+    ten = Counter(s.domain for s in S.choose(pool, seed=1, count=10, weights=CURRICULUM))
+    assert ten == {"T": 3, "C": 3, "S": 2, "W": 1, "St": 1} or ten == {"T": 3, "C": 2, "S": 2, "W": 2, "St": 1}
+
+
+def test_quota_by_largest_remainder_and_caps():
+    sizes = {"T": 6, "C": 5, "S": 4, "W": 3, "St": 2}
+    assert S.domain_quota(sizes, 5, CURRICULUM) == {"T": 2, "C": 1, "S": 1, "W": 1, "St": 0}
+    assert S.domain_quota(sizes, 20, CURRICULUM) == sizes
+    # a domain the weights do not name is drawn from only when the weighted ones run dry
+    assert S.domain_quota({"T": 1, "X": 3}, 2, {"T": 1}) == {"T": 1, "X": 1}
+    assert S.domain_quota({"A": 2, "B": 2}, 3, {}) == {"A": 2, "B": 1}
