@@ -112,30 +112,27 @@ def _load_task(task_dir: Path):
                                       "shell or grader needs; choose another name", file=str(file),
                                       line=data["params"].lines.get(name), key=f"params.{name}"))
     files: dict[str, str] = {}
-    for section in ("setup", "solution", "reset", "checks"):
-        for i, item in enumerate(data.get(section, [])):
-            for key in ("script", "copy"):
-                name = item.get(key)
-                if not isinstance(name, str):
-                    continue
-                path = (task_dir / name)
-                if not _inside(path, task_dir.parent):
-                    problems.append(PackError(f"'{name}' points outside the pack", file=str(file),
-                                              line=item.lines.get(key), key=f"{section}[{i}].{key}"))
-                elif not path.is_file():
-                    problems.append(PackError(f"file '{name}' not found in {task_dir}", file=str(file),
-                                              line=item.lines.get(key), key=f"{section}[{i}].{key}"))
-                else:
-                    try:
-                        files[name] = path.read_text()
-                    except (OSError, UnicodeDecodeError) as exc:
-                        problems.append(PackError(f"cannot read: {exc}", file=str(path)))
-    names: dict[str, int] = {}
-    for i, check in enumerate(data["checks"]):
-        if check["name"] in names:
-            problems.append(PackError(f"duplicate check name '{check['name']}'", file=str(file),
-                                      line=check.lines.get("name"), key=f"checks[{i}].name"))
-        names[check["name"]] = i
+    for where, item in _file_items(data):
+        for key in ("script", "copy"):
+            name = item.get(key)
+            if not isinstance(name, str):
+                continue
+            path = (task_dir / name)
+            if not _inside(path, task_dir.parent):
+                problems.append(PackError(f"'{name}' points outside the pack", file=str(file),
+                                          line=item.lines.get(key), key=f"{where}.{key}"))
+            elif not path.is_file():
+                problems.append(PackError(f"file '{name}' not found in {task_dir}", file=str(file),
+                                          line=item.lines.get(key), key=f"{where}.{key}"))
+            else:
+                try:
+                    files[name] = path.read_text()
+                except (OSError, UnicodeDecodeError) as exc:
+                    problems.append(PackError(f"cannot read: {exc}", file=str(path)))
+    for section, key, what in (("checks", "name", "check name"), ("checks", "id", "check id"),
+                               ("alternatives", "name", "alternative name"),
+                               ("near_misses", "name", "near miss name")):
+        problems.extend(_duplicates(data.get(section, []), section, key, what, file))
     weight = data.get("weight")
     total = sum(c.get("points", 1) for c in data["checks"])
     if weight is not None and abs(weight - total) > 1e-9:
@@ -158,6 +155,30 @@ def _load_task(task_dir: Path):
                     minutes=float(data["minutes"]), dir=task_dir, file=file, data=data,
                     description=description, files=files)
     return spec, problems
+
+
+def _file_items(data):
+    """(key path, item) of every step or check that may name a script or copy file."""
+    for section in ("setup", "solution", "reset", "checks"):
+        for i, item in enumerate(data.get(section, [])):
+            yield f"{section}[{i}]", item
+    for section in ("alternatives", "near_misses"):
+        for i, variant in enumerate(data.get(section, [])):
+            for j, item in enumerate(variant.get("steps", [])):
+                yield f"{section}[{i}].steps[{j}]", item
+
+
+def _duplicates(items, section: str, key: str, what: str, file: Path) -> list[PackError]:
+    seen, out = set(), []
+    for i, item in enumerate(items):
+        value = item.get(key)
+        if value is None:
+            continue
+        if value in seen:
+            out.append(PackError(f"duplicate {what} '{value}'", file=str(file), line=item.lines.get(key),
+                                 key=f"{section}[{i}].{key}"))
+        seen.add(value)
+    return out
 
 
 def _trial_render(pack: Pack, inventory) -> list[PackError]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULT_STEP_TIMEOUT = 60.0
 DEFAULT_CHECK_TIMEOUT = 20.0
@@ -61,6 +62,11 @@ class TaskSpec:
     def weight(self) -> float:
         return float(sum(c.get("points", 1) for c in self.data["checks"]))
 
+    @property
+    def exclusive(self) -> bool:
+        """The task changes state shared beyond its own namespace: validate runs it alone."""
+        return bool(self.data.get("exclusive", False))
+
     def line(self, *path) -> int | None:
         from grader.yamlsrc import line_of
 
@@ -102,10 +108,24 @@ class Check:
     sensitive: bool = False
     target: object = None               # run/script: command text; file: path; kube: dict
     expect: dict = field(default_factory=dict)
+    id: str = ""                        # the author's `id`, or "" (near misses name checks by id or name)
 
     @property
     def key(self) -> str:
         return f"{self.task_id}#{self.index}"
+
+
+class Alternative(NamedTuple):
+    """Another correct solution: validate demands full marks after its steps."""
+    name: str
+    steps: tuple                        # Step, rendered like the solution's
+
+
+class NearMiss(NamedTuple):
+    """A plausible wrong fix: validate demands that exactly the `fails` checks FAIL."""
+    name: str
+    steps: tuple                        # Step
+    fails: tuple                        # check indices (into Task.checks), resolved from ids or names
 
 
 @dataclass(frozen=True)
@@ -122,10 +142,16 @@ class Task:
     solution: tuple
     reset: tuple
     checks: tuple
+    alternatives: tuple = ()            # Alternative
+    near_misses: tuple = ()             # NearMiss
 
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def exclusive(self) -> bool:
+        return self.spec.exclusive
 
     @property
     def title(self) -> str:

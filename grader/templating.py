@@ -16,8 +16,8 @@ import string
 from functools import lru_cache
 
 from grader.errors import PackError
-from grader.model import (DEFAULT_CHECK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_STEP_TIMEOUT, Check, Step, Task,
-                          TaskSpec)
+from grader.model import (DEFAULT_CHECK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_STEP_TIMEOUT, Alternative, Check,
+                          NearMiss, Step, Task, TaskSpec)
 
 KINDS = ("run", "file", "kube", "script")
 
@@ -114,9 +114,11 @@ class _Renderer:
 
         if path and path[0] == "description" and "description" not in self.spec.data:
             return PackError(message, file=str(self.spec.dir / "description.md"), line=lineno)
-        if lineno and len(path) == 3 and path[2] == "copy":  # a syntax error in the copied file
-            name = self.spec.data[path[0]][path[1]]["copy"]
-            return PackError(message, file=str(self.spec.dir / name), line=lineno)
+        if lineno and path and path[-1] == "copy":  # a syntax error in the copied file
+            item = self.spec.data
+            for key in path[:-1]:
+                item = item[key]
+            return PackError(message, file=str(self.spec.dir / item["copy"]), line=lineno)
         return PackError(message, file=str(self.spec.file), line=self.spec.line(*path), key=key_path(path) or None)
 
 
@@ -134,10 +136,11 @@ def render_task(spec: TaskSpec, *, seed: int, inventory) -> Task:
                            f"(it has: {', '.join(sorted(inventory.hosts))})", (*path, "host"))
         return role
 
-    def steps(section):
+    def steps(section, items=None, where=()):
         out = []
-        for i, item in enumerate(data.get(section, [])):
-            label, base = f"{section}[{i}]", (section, i)
+        for i, item in enumerate(data.get(section, []) if items is None else items):
+            base = (*where, i) if where else (section, i)
+            label = f"{section}.steps[{i}]" if where else f"{section}[{i}]"
             timeout = float(item.get("timeout", DEFAULT_STEP_TIMEOUT))
             if "run" in item:
                 _no_quoted_expressions(r, item["run"], (*base, "run"))
@@ -172,13 +175,39 @@ def render_task(spec: TaskSpec, *, seed: int, inventory) -> Task:
                             timeout=float(item.get("timeout", DEFAULT_CHECK_TIMEOUT)),
                             within=float(item.get("within", 0)), interval=float(item.get("interval", DEFAULT_INTERVAL)),
                             passes_before_fix=bool(item.get("passes_before_fix", False)), sensitive=sensitive,
-                            target=target, expect=_valid_regexes(r, r.deep(dict(item.get("expect", {})),
-                                                                            *base, "expect"), (*base, "expect"))))
+                            id=str(item.get("id", "")), target=target,
+                            expect=_valid_regexes(r, r.deep(dict(item.get("expect", {})), *base, "expect"),
+                                                  (*base, "expect"))))
+    alternatives = tuple(
+        Alternative(r.text(item["name"], "alternatives", i, "name"),
+                    steps(f"alternatives[{i}]", item["steps"], ("alternatives", i, "steps")))
+        for i, item in enumerate(data.get("alternatives", [])))
+    near_misses = tuple(
+        NearMiss(r.text(item["name"], "near_misses", i, "name"),
+                 steps(f"near_misses[{i}]", item["steps"], ("near_misses", i, "steps")),
+                 _resolve_fails(r, item["fails"], data["checks"], checks, ("near_misses", i, "fails")))
+        for i, item in enumerate(data.get("near_misses", [])))
     return Task(spec=spec, seed=seed, params=params, env=script_env(params, inventory),
                 description=r.text(spec.description, "description"),
                 hints=tuple(r.text(h, "hints", i) for i, h in enumerate(data.get("hints", []))),
                 explanation=r.text(data.get("explanation", ""), "explanation"),
-                setup=steps("setup"), solution=steps("solution"), reset=steps("reset"), checks=tuple(checks))
+                setup=steps("setup"), solution=steps("solution"), reset=steps("reset"), checks=tuple(checks),
+                alternatives=alternatives, near_misses=near_misses)
+
+
+def _resolve_fails(r: _Renderer, fails, raw_checks, checks, path) -> tuple:
+    """A near miss's `fails` as check indices: each item is a check's `id` or its exact name as written
+    (a template's text, so that it names the same check for every seed)."""
+    out = []
+    for j, ref in enumerate(fails):
+        index = next((c.index for c, raw in zip(checks, raw_checks) if ref in (raw.get("id"), raw["name"])), None)
+        if index is None:
+            ids = [raw["id"] for raw in raw_checks if raw.get("id")]
+            known = f"ids: {', '.join(ids)}; or a check's exact name" if ids else "a check's exact name or id"
+            raise r._error(f"near miss names no check '{ref}' ({known})", (*path, j))
+        if index not in out:
+            out.append(index)
+    return tuple(out)
 
 
 def _valid_regexes(r: _Renderer, value, path):
