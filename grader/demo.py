@@ -16,6 +16,7 @@ DEMO_MAX_TASKS = 4
 def run_demo(*, pack: str = "linux-networking", count: int | None = None, seed: int | None = None,
              say=None, color: bool = False) -> int:
     from grader import drill
+    from grader.sheet import sheet
     from grader.errors import EXIT_ENVIRONMENT, EXIT_OK
     from grader.lab import Lab
     from grader.packs import peek_pack
@@ -38,7 +39,7 @@ def run_demo(*, pack: str = "linux-networking", count: int | None = None, seed: 
 
     session, loaded, tasks = drill.start(store, pack, count=count, seed=seed, mode="training",
                                          inventory_flag=str(lab.inventory_path), say=say)
-    print(render_markdown(drill.sheet(session, loaded, {t.id: t for t in tasks}), color=color))
+    print(render_markdown(sheet(session, loaded, {t.id: t for t in tasks}), color=color))
     solved = tasks[: (len(tasks) + 1) // 2]
     say(f"stand-in candidate: solving {len(solved)} of {len(tasks)} tasks with their reference solutions")
     _, inventory, _ = drill.open_session(session)

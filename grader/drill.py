@@ -6,6 +6,9 @@
     grade  -> phase grading (the hand-in time is fixed the first time), grade every
               task, write results.json/report.html/junit.xml, add to the history,
               phase graded.  Killed half-way, it simply runs again.
+    begin  -> an exclusive task (it breaks a node or the control plane) of a drill of
+              several tasks is staged at start and set up only when the candidate
+              begins it, so one task's broken node never spoils the others' setups
     abort  -> reset the tasks and forget the session
 
 The session model and its files are in grader.session; this module adds the pack, the
@@ -16,11 +19,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.errors import DrillError, DrillSuperseded, GraderError
-from grader.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, PENDING, RUNNING, SETTING, SETTING_UP, Session,
+from grader.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, RUNNING, SETTING, SETTING_UP, STAGED,
+                            Session,
                             Store, choose, iso, new_seed, new_session, utcnow)
 
 NOT_SET_UP = ("its setup did not finish (the drill was interrupted while setting it up), so it was not graded; "
               "`grader drill abort` resets the drill")
+NOT_BEGUN = "never begun: `grader drill begin {n}` sets this task up; a task never begun earns no points"
+
+
+def staged(tasks) -> set[str]:
+    """The tasks a drill sets up only on `drill begin`: the exclusive ones (they change a
+    node, the control plane or other shared state), when the drill has other tasks too."""
+    return {t.id for t in tasks if t.spec.data.get("exclusive")} if len(tasks) > 1 else set()
+
+
+def not_begun(task, n: int) -> list:
+    """FAIL results for a staged task never begun: nothing was tried, so nothing is earned
+    (not ERROR: no host failed to answer)."""
+    from grader.results import FAIL, CheckResult
+
+    message = NOT_BEGUN.format(n=n)
+    return [CheckResult(name=c.name, status=FAIL, points=c.points, host=c.host, kind=c.kind,
+                        expected="(the task begun and solved)", actual="(not begun)", message=message)
+            for c in task.checks]
 
 
 def _say(say):
@@ -100,9 +122,15 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
             raise busy_error(busy)
         store.save(session)                     # before any setup: the start time is fixed now
     me = session.owner                          # every later write is only while this drill is ours
+    later = staged(tasks)
     try:
         with Runner(inventory) as runner:
             for n, task in enumerate(tasks, 1):
+                if task.id in later:
+                    say(f"[{n}/{len(tasks)}] {task.id}: staged (it breaks shared state; "
+                        f"`grader drill begin {n}` sets it up)")
+                    store.update(lambda s, t=task.id: s.setup.__setitem__(t, STAGED), owner=me)
+                    continue
                 say(f"[{n}/{len(tasks)}] {task.id}: setting up")
                 store.update(lambda s, t=task.id: s.setup.__setitem__(t, SETTING), owner=me)
                 runner.run_steps(task, "reset")
@@ -116,7 +144,7 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
             raise DrillSuperseded("drill not started: it was aborted while being set up; this process "
                                   "left the hosts and the drill state alone") from None
         say("setup did not complete: resetting the tasks")
-        _reset_quietly(inventory, tasks)
+        _reset_quietly(inventory, [t for t in tasks if t.id not in later])
         store.clear(owner=me)
         if isinstance(exc, GraderError):
             exc.message = f"drill not started: {exc.message} (the tasks were reset; no drill is running)"
@@ -195,6 +223,47 @@ def flag(store: Store, ref: str, *, on: bool = True) -> Session:
     return store.update(change)
 
 
+def begin(store: Store, ref: str, *, inventory_flag=None, say=None) -> tuple:
+    """Set up a staged task now; returns (number, Task, Pack).  A setup that fails is reset and
+    the task stays staged, so it can be begun again."""
+    from grader.runner import Runner
+
+    say = _say(say)
+    session = active(store)
+    task_id = session.task_id(ref)
+    n = session.tasks.index(task_id) + 1
+    if session.phase != RUNNING:
+        raise DrillError(f"the drill is {session.phase}; tasks are begun in a running drill")
+    status = session.setup.get(task_id)
+    if status == DONE:
+        raise DrillError(f"task {n} ({task_id}) is already set up: work on it")
+    if status != STAGED:
+        raise DrillError(f"task {n} ({task_id}) is being set up by another command "
+                         "(`grader drill status` shows it)")
+    pack, inventory, tasks = open_session(session, inventory_flag=inventory_flag)
+    task = tasks[task_id]
+
+    def claim(s: Session):
+        if s.setup.get(task_id) != STAGED:
+            raise DrillError(f"task {n} ({task_id}) was begun meanwhile by another command")
+        s.setup[task_id] = SETTING
+    store.update(claim, drill=session.id)
+    say(f"task {n} ({task_id}): setting up")
+    try:
+        with Runner(inventory) as runner:
+            runner.run_steps(task, "reset")
+            runner.run_steps(task, "setup")
+    except (GraderError, KeyboardInterrupt) as exc:
+        say("setup did not complete: resetting the task")
+        _reset_quietly(inventory, [task])
+        store.update(lambda s: s.setup.__setitem__(task_id, STAGED), drill=session.id)
+        if isinstance(exc, GraderError):
+            exc.message = f"task {n} not begun: {exc.message} (it was reset; begin it again)"
+        raise
+    store.update(lambda s: s.setup.__setitem__(task_id, DONE), drill=session.id)
+    return n, task, pack
+
+
 def check(store: Store, refs=(), *, inventory_flag=None):
     """Training drills: grade some (default all) tasks now; returns a RunResult (mode check)."""
     from grader.lifecycle import check_tasks
@@ -207,13 +276,16 @@ def check(store: Store, refs=(), *, inventory_flag=None):
         raise DrillError(f"the drill is {session.phase}; checks are for a running drill")
     ids = [session.task_id(r) for r in refs] or list(session.tasks)
     pack, inventory, tasks = open_session(session, inventory_flag=inventory_flag)
+    ready = [i for i in ids if session.setup.get(i) != STAGED]
     with Runner(inventory) as runner:
-        run = check_tasks(runner, pack, [tasks[i] for i in ids], mode="check", seed=session.seed)
+        run = check_tasks(runner, pack, [tasks[i] for i in ready], mode="check", seed=session.seed)
+    checked = {t.id: t for t in run.tasks}
+    run.tasks = [checked.get(i) or _not_begun_result(session, tasks[i]) for i in ids]
     now = utcnow()
 
     def record(s: Session):
         for t in run.tasks:
-            if not any(c.status == "ERROR" for c in t.checks):
+            if t.id in checked and not any(c.status == "ERROR" for c in t.checks):
                 s.record_check(t.id, t.status == "PASS", now)
     session = store.update(record, drill=session.id)
     for t in run.tasks:
@@ -258,7 +330,8 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     with Runner(inventory) as runner:
         run = check_tasks(runner, pack, ready, mode=session.mode, seed=session.seed)
     graded = {t.id: t for t in run.tasks}
-    run.tasks = [graded.get(t) or task_result(tasks[t], unjudged(tasks[t], NOT_SET_UP), error=NOT_SET_UP)
+    run.tasks = [graded.get(t) or (_not_begun_result(session, tasks[t]) if session.setup.get(t) == STAGED else
+                                   task_result(tasks[t], unjudged(tasks[t], NOT_SET_UP), error=NOT_SET_UP))
                  for t in session.tasks]
     run.started, run.ended, run.deadline = session.started, session.submitted, session.deadline
     run.time_used = session.elapsed()
@@ -281,6 +354,13 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     return run, out
 
 
+def _not_begun_result(session: Session, task):
+    from grader.lifecycle import task_result
+
+    n = session.tasks.index(task.id) + 1
+    return task_result(task, not_begun(task, n))
+
+
 def history_entry(session: Session, run, out: Path) -> dict:
     from grader.scoring import score
 
@@ -301,49 +381,8 @@ def abort(store: Store, *, inventory_flag=None, say=None) -> list[str]:
     except GraderError as exc:
         store.clear()
         return [f"could not reset the tasks: {exc}"]
-    say(f"resetting {len(tasks)} task(s)")
-    problems = _reset_quietly(inventory, list(tasks.values()))
+    touched = [t for t in tasks.values() if session.setup.get(t.id) != STAGED]   # staged: never set up
+    say(f"resetting {len(touched)} task(s)")
+    problems = _reset_quietly(inventory, touched)
     store.clear()
     return problems
-
-
-# --- what to show -----------------------------------------------------------------
-
-
-def sheet(session: Session, pack, tasks: dict) -> str:
-    """The task sheet, as Markdown."""
-    from grader.report import fmt
-
-    points = sum(t.spec.weight for t in tasks.values())
-    if session.deadline:
-        clock = f"time limit {fmt.num(session.minutes)} minutes (until {fmt.when(session.deadline)})"
-    else:
-        clock = "untimed"
-    rules = (f"**Exam drill.** {EXAM_RULES[0].upper()}{EXAM_RULES[1:]}. "
-             "Hand it in with `grader drill grade`." if session.mode == "exam" else
-             "**Training drill.** `grader drill hint N` shows a hint, `grader drill check N` grades task N now; "
-             "`grader drill grade` when you are done.")
-    out = [f"# {pack.title}", "",
-           f"*{session.mode} · {len(tasks)} tasks · {fmt.num(points)} points · pass mark "
-           f"{fmt.num(pack.pass_percent)}% · {clock} · seed {session.seed}*", "", rules,
-           " `grader drill flag N` marks a task for review; `grader drill status` shows the clock.", ""]
-    for n, task_id in enumerate(session.tasks, 1):
-        t = tasks[task_id]
-        out += ["---", "", f"## {n}. {t.title}", "",
-                f"`{t.id}` · {t.domain} · {fmt.num(t.spec.minutes)} minutes · {fmt.num(t.spec.weight)} points"
-                + (" · **flagged**" if task_id in session.flags else ""), "", t.description.strip(), ""]
-    return "\n".join(out)
-
-
-def status(session: Session, now=None) -> dict:
-    now = now or utcnow()
-    return {"id": session.id, "pack": session.pack_name, "pack_version": session.pack_version,
-            "mode": session.mode, "seed": session.seed, "phase": session.phase, "started": session.started,
-            "deadline": session.deadline, "minutes": session.minutes, "elapsed": round(session.elapsed(now)),
-            "remaining": None if session.remaining(now) is None else round(session.remaining(now)),
-            "interrupted": session.interrupted(), "inventory": session.inventory, "results": session.results,
-            "tasks": [{"n": n, "id": t, "setup": session.setup.get(t, PENDING), "flagged": t in session.flags,
-                       "hints_shown": session.hints.get(t, 0), "passed_check": bool(session.checked.get(t, {})
-                                                                                   .get("passed")),
-                       "time_spent": session.time_spent(t)}
-                      for n, t in enumerate(session.tasks, 1)]}

@@ -39,6 +39,7 @@ SETTING_UP, RUNNING, GRADING, GRADED = "setting-up", "running", "grading", "grad
 ACTIVE = (SETTING_UP, RUNNING, GRADING)       # a session in these phases blocks a new start
 MODES = ("exam", "training")
 PENDING, SETTING, DONE = "pending", "running", "done"   # per-task setup status
+STAGED = "staged"              # an exclusive task of a longer drill: set up by `drill begin N`, not at start
 EXAM_RULES = "exam rules allow no hints and no checks before the one final grade"
 
 
@@ -78,7 +79,7 @@ class Session:
     inventory: str | None = None    # absolute path of the inventory file; None: default resolution
     trust_on_first_use: bool = False
     phase: str = SETTING_UP
-    setup: dict[str, str] = field(default_factory=dict)       # task -> pending | running | done
+    setup: dict[str, str] = field(default_factory=dict)       # task -> pending | running | done | staged
     flags: list[str] = field(default_factory=list)
     hints: dict[str, int] = field(default_factory=dict)       # task -> hints shown
     checked: dict[str, dict] = field(default_factory=dict)    # task -> {first, last, passed, count}

@@ -99,6 +99,7 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     from grader.lifecycle import render
+    from grader.sheet import where_line, work_host
     from grader.report.terminal import render_markdown
 
     pack, specs = load(args, args.ref)
@@ -106,7 +107,8 @@ def cmd_show(args) -> int:
         raise UsageError(f"show takes one task: PACK/TASK (pack {pack.name} has {len(specs)} tasks)")
     task = render(pack, specs, seed=args.seed, inventory=inventory_from(args))[0]
     if args.json:
-        emit_json({"id": task.id, "title": task.title, "domain": task.domain, "minutes": task.spec.minutes,
+        emit_json({"id": task.id, "title": task.title, "domain": task.domain, "host": work_host(task, pack),
+                   "minutes": task.spec.minutes,
                    "points": task.spec.weight, "description": task.description, "hints": list(task.hints),
                    "checks": [{"name": c.name, "points": c.points, "host": c.host, "kind": c.kind}
                               for c in task.checks],
@@ -115,7 +117,7 @@ def cmd_show(args) -> int:
         return EXIT_OK
     c = color()
     print(render_markdown(f"# {task.title}\n\n*{task.domain} · {task.spec.minutes:g} minutes · "
-                          f"{task.spec.weight:g} points*\n\n{task.description}", color=c))
+                          f"{task.spec.weight:g} points*\n\n{where_line(task, pack)}\n\n{task.description}", color=c))
     print(render_markdown("## Checks\n\n" + "\n".join(f"- {ch.name} ({ch.points:g} pts, on {ch.host})"
                                                        for ch in task.checks), color=c))
     if task.hints:

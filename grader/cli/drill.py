@@ -53,6 +53,11 @@ def register(sub) -> None:
     p.add_argument("--once", action="store_true", help="print the line once and exit")
     p.set_defaults(func=cmd_timer)
 
+    p = actions.add_parser("begin", help="set up a staged task now (one that breaks a node or the control plane)")
+    p.add_argument("task", metavar="N", help="the task's number on the sheet, or its id")
+    add_inventory(p)
+    p.set_defaults(func=cmd_begin)
+
     p = actions.add_parser("hint", help="show the next hint of a task (training drills)")
     p.add_argument("task", metavar="TASK", help="task id or number on the sheet")
     add_inventory(p)
@@ -111,7 +116,7 @@ def _warn(message: str) -> None:
 
 
 def print_sheet(session, pack, tasks) -> None:
-    from grader.drill import sheet
+    from grader.sheet import sheet
     from grader.report.terminal import render_markdown
 
     print(render_markdown(sheet(session, pack, tasks), color=color()), end="")
@@ -153,7 +158,7 @@ def _clock(session, now=None) -> str:
 
 
 def cmd_status(args) -> int:
-    from grader.drill import status
+    from grader.sheet import status
     from grader.report import fmt
 
     session = _store().current()
@@ -169,7 +174,9 @@ def cmd_status(args) -> int:
     print(f"{phase} · started {fmt.when(session.started)} · {_clock(session)}")
     for t in data["tasks"]:
         marks = []
-        if t["setup"] != "done":
+        if t["setup"] == "staged":
+            marks.append(f"not begun (`grader drill begin {t['n']}`)")
+        elif t["setup"] != "done":
             marks.append("setup " + ("interrupted" if data["interrupted"] or session.phase != "setting-up"
                                      else t["setup"]))
         if t["flagged"]:
@@ -237,6 +244,17 @@ def cmd_timer(args) -> int:
     except KeyboardInterrupt:
         print()
         return EXIT_OK
+
+
+def cmd_begin(args) -> int:
+    from grader import drill
+    from grader.report.terminal import render_markdown
+    from grader.sheet import where_line
+
+    n, task, pack = drill.begin(_store(), args.task, inventory_flag=args.inventory, say=_err)
+    print(render_markdown(f"## {n}. {task.title}\n\n{where_line(task, pack)}\n\n{task.description.strip()}\n",
+                          color=color()), end="")
+    return EXIT_OK
 
 
 def cmd_hint(args) -> int:

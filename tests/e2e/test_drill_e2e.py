@@ -310,3 +310,69 @@ def test_demo_grades_a_half_solved_drill_and_prints_the_report(candidate):
     assert "FAIL" in {c["status"] for c in left["checks"]} and left["time_spent"] is None
     assert "stand-in candidate: solving 1 of 2 tasks" in r.stderr
     assert "script" not in Page(html).tags
+
+
+# --- staged tasks: one that breaks shared state is set up only when begun ------------
+
+STAGED_PACK = str(PACKS / "staged")
+
+
+def test_an_exclusive_task_is_staged_until_begun_and_scores_nothing_if_never_begun(candidate):
+    seed = 4242
+    node_dir = f"/tmp/grader-staged-{seed}-node"
+    r = candidate.grader("drill", "start", STAGED_PACK, "--seed", seed, "--mode", "training",
+                         "--inventory", candidate.inv)
+    assert r.returncode == 0, r.stderr
+    assert "staged" in r.stderr and "grader drill begin 2" in r.stderr
+    assert "Solve this task on: `ssh node01`" in r.stdout or "Solve this task on: ssh node01" in r.stdout
+    assert "Begin it with" in r.stdout and "grader drill begin 2" in r.stdout
+    # the staged task's setup has not run on node01
+    assert candidate.lab.ssh("node01", f"test -e {node_dir}/broken").returncode != 0
+    assert candidate.state()["setup"] == {"plain": "done", "breaker": "staged"}
+    status = candidate.status()
+    assert [t["setup"] for t in status["tasks"]] == ["done", "staged"]
+
+    # a check of a task never begun: FAIL, nothing earned, and it says how to begin it
+    r = candidate.grader("drill", "check", "2", "--json", "--inventory", candidate.inv)
+    checked = json.loads(r.stdout)
+    (task,) = checked["tasks"]
+    assert task["id"] == "breaker" and {c["status"] for c in task["checks"]} == {"FAIL"}
+    assert all("grader drill begin 2" in c["message"] for c in task["checks"])
+
+    r = candidate.grader("drill", "begin", "2", "--inventory", candidate.inv)
+    assert r.returncode == 0, r.stderr
+    assert "ssh node01" in r.stdout
+    assert candidate.lab.ssh("node01", f"cat {node_dir}/broken").stdout.strip() == "yes"
+    assert candidate.state()["setup"]["breaker"] == "done"
+    again = candidate.grader("drill", "begin", "2", "--inventory", candidate.inv)
+    assert again.returncode != 0 and "already set up" in again.stderr
+
+    candidate.lab.ssh("node01", f"rm -f {node_dir}/broken", check=True)
+    r = candidate.grader("drill", "check", "breaker", "--json", "--inventory", candidate.inv)
+    assert {c["status"] for c in json.loads(r.stdout)["tasks"][0]["checks"]} == {"PASS"}
+    r = candidate.grader("drill", "abort", "--inventory", candidate.inv)
+    assert r.returncode == 0, r.stderr
+    assert candidate.lab.ssh("node01", f"test -e {node_dir}").returncode != 0, "abort resets a begun task"
+
+
+def test_an_exam_graded_without_beginning_a_staged_task_loses_only_its_points(candidate):
+    seed = 4343
+    r = candidate.grader("drill", "start", STAGED_PACK, "--seed", seed, "--mode", "exam",
+                         "--inventory", candidate.inv)
+    assert r.returncode == 0, r.stderr
+    candidate.solve(STAGED_PACK, seed, ["plain"])
+    r = candidate.grader("drill", "grade", "--inventory", candidate.inv)
+    assert r.returncode == 1, (r.stdout, r.stderr)          # failed the pass mark, not an infrastructure error
+    from grader.results import from_dict
+    from grader.scoring import score
+
+    data, html, _ = reports(results_dir(r.stdout))
+    run = from_dict(data)
+    by_id = {t.id: t for t in run.tasks}
+    assert {c.status for c in by_id["plain"].checks} == {"PASS"}
+    assert {c.status for c in by_id["breaker"].checks} == {"FAIL"}
+    s = score(run)
+    assert (s.earned, s.possible, s.errors) == (1, 4, 0)
+    assert "never begun" in html
+    # the staged task was never set up, so node01 carries none of it
+    assert candidate.lab.ssh("node01", f"test -e /tmp/grader-staged-{seed}-node").returncode != 0
