@@ -136,6 +136,9 @@ def render_task(spec: TaskSpec, *, seed: int, inventory) -> Task:
                            f"(it has: {', '.join(sorted(inventory.hosts))})", (*path, "host"))
         return role
 
+    if "host" in data:
+        host(data)                      # where the candidate works: a host the inventory has
+
     def steps(section, items=None, where=()):
         out = []
         for i, item in enumerate(data.get(section, []) if items is None else items):
