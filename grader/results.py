@@ -14,13 +14,14 @@ from grader.errors import ResultsFileError
 
 SCHEMA = "grader-results/1"
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
-STATUSES = (PASS, FAIL, ERROR)
+FLAKY = "FLAKY"                 # validate --repeat: the verdict changed between runs on the same state
+STATUSES = (PASS, FAIL, ERROR, FLAKY)
 
 
 @dataclass
 class CheckResult:
     name: str
-    status: str                 # PASS | FAIL | ERROR
+    status: str                 # PASS | FAIL | ERROR | FLAKY (validate only)
     points: float
     host: str = ""
     kind: str = ""              # run | file | kube | script
@@ -29,6 +30,8 @@ class CheckResult:
     message: str = ""           # FAIL: short reason; ERROR: what to fix in the environment
     duration: float = 0.0       # seconds, last attempt
     attempts: int = 1
+    # validate's alternative / near-miss rows: per check {"check": name, "want": status, "got": status}
+    verdicts: list = field(default_factory=list)
 
     @property
     def earned(self) -> float:
@@ -85,7 +88,12 @@ class RunResult:
     schema: str = SCHEMA
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        for task in data["tasks"]:
+            for check in task["checks"]:
+                if not check["verdicts"]:      # only validate's variant rows carry them
+                    del check["verdicts"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)

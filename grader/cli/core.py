@@ -65,6 +65,8 @@ def register(sub) -> None:
     p.add_argument("ref", metavar="PACK[/TASK]", help=REF_HELP)
     p.add_argument("--task", help="task id(s), comma-separated")
     p.add_argument("--shard", metavar="I/N", help="validate only the I-th of N slices of the tasks (CI matrices)")
+    p.add_argument("--repeat", type=_positive, default=1, metavar="N",
+                   help="judge every check N times on the same state; a changing verdict is FLAKY (default 1)")
     p.add_argument("-o", "--out", metavar="DIR", help="also write results.json, report.html and junit.xml here")
     add_seed(p)
     add_inventory(p)
@@ -280,9 +282,22 @@ def shard(items: list, spec: str | None) -> list:
     return items[i - 1::n]
 
 
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{text}'")
+    return value
+
+
 def cmd_validate(args) -> int:
-    from grader.lifecycle import render, validate
+    from grader.lifecycle import render
     from grader.runner import Runner
+    from grader.validate import validate
 
     pack, specs = load(args, args.ref, args.task)
     specs = shard(specs, args.shard)
@@ -290,5 +305,5 @@ def cmd_validate(args) -> int:
     tasks = render(pack, specs, seed=args.seed, inventory=inventory)
     _out_dir(args)
     with Runner(inventory, progress=progress(args)) as runner:
-        run = validate(runner, pack, tasks, seed=args.seed, progress=progress(args))
+        run = validate(runner, pack, tasks, seed=args.seed, progress=progress(args), repeat=args.repeat)
     return _finish(args, run)

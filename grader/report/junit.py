@@ -1,6 +1,7 @@
 """JUnit XML: one <testsuite> per task inside <testsuites>, one <testcase> per check.
 
-FAIL -> <failure message=... type="FAIL"> with the evidence as text; ERROR -> <error>.
+FAIL -> <failure message=... type="FAIL"> with the evidence as text (FLAKY, validate's changing verdict,
+likewise with type="FLAKY"); ERROR -> <error>.
 A task-level error (setup failed, ...) becomes a testcase of its own with an <error>.
 Built with xml.etree so escaping is right; characters XML 1.0 forbids are dropped.
 The layout follows the common Jenkins/Surefire dialect that CI viewers (GitLab, GitHub
@@ -13,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.report import fmt
-from grader.results import ERROR, FAIL, RunResult
+from grader.results import ERROR, FAIL, FLAKY, RunResult
 from grader.scoring import score
 
 _ILLEGAL = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -77,10 +78,10 @@ def build(run: RunResult) -> ET.Element:
                                  time=_secs(check.duration))
             counts["tests"] += 1
             counts["time"] += max(0.0, float(check.duration or 0))
-            if check.status == FAIL:
+            if check.status in (FAIL, FLAKY):
                 summary = check.message or (f"expected {check.expected}, found {check.actual or '(nothing)'}"
                                             if check.expected else "check failed")
-                el = ET.SubElement(case, "failure", message=_one_line(summary), type="FAIL")
+                el = ET.SubElement(case, "failure", message=_one_line(summary), type=check.status)
                 el.text = _evidence(check)
                 counts["failures"] += 1
             elif check.status == ERROR:

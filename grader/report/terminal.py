@@ -10,13 +10,15 @@ import shutil
 
 from grader.report import fmt
 from grader.report.markdown import Block, inline, parse
-from grader.results import ERROR, FAIL, PASS, RunResult
+from grader.results import ERROR, FAIL, FLAKY, PASS, RunResult
 from grader.scoring import FAILED, INCOMPLETE, PASSED, score
+from grader.verdicts import VARIANT_KINDS
 
 _CODES = {"bold": "1", "dim": "2", "italic": "3", "underline": "4", "red": "31", "green": "32",
           "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_STATUS_STYLE = {PASS: ("green", "bold"), FAIL: ("red", "bold"), ERROR: ("yellow", "bold")}
+_STATUS_STYLE = {PASS: ("green", "bold"), FAIL: ("red", "bold"), ERROR: ("yellow", "bold"),
+                 FLAKY: ("magenta", "bold")}
 _VERDICT_STYLE = {PASSED: ("green", "bold"), FAILED: ("red", "bold"), INCOMPLETE: ("yellow", "bold")}
 _EVIDENCE_LINES = 6
 
@@ -90,11 +92,15 @@ def render_run(run: RunResult, *, color: bool, width: int | None = None) -> str:
         if task.error:
             out.extend(_evidence(p, "environment", task.error, "yellow"))
         for check in task.checks:
-            mark = {PASS: "✓", FAIL: "✗", ERROR: "!"}[check.status]
+            mark = {PASS: "✓", FAIL: "✗", ERROR: "!", FLAKY: "~"}[check.status]
             mark = p(mark, *_STATUS_STYLE[check.status][:1])
             pts = f"{fmt.num(check.earned)}/{fmt.num(check.points)}"
-            if check.status == ERROR:
+            if check.kind in VARIANT_KINDS:        # validate's alternative / near-miss rows score nothing
+                pts = check.status
+            elif check.status == ERROR:
                 pts += " not judged"
+            elif check.status == FLAKY:
+                pts += " FLAKY"
             where = p(f" ({_clean(check.host)})", "dim") if check.host else ""
             line = f"    {mark} {_clean(check.name)}{where}"
             out.append(_pad(line, max(0, width - len(pts) - 1)) + " " + p(pts, "dim"))

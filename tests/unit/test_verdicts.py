@@ -1,0 +1,85 @@
+"""Pure logic: validate's verdicts for the reference, alternatives, near misses and repeated runs."""
+from grader import verdicts
+from grader.model import Check
+from grader.results import ERROR, FAIL, FLAKY, PASS, CheckResult
+
+CHECKS = [Check(task_id="t", index=0, name="port", kind="run", host="cp", points=2, id="p"),
+          Check(task_id="t", index=1, name="mode", kind="run", host="cp", points=1)]
+
+
+def r(status, actual="x", message=""):
+    return CheckResult(name="c", status=status, points=1, expected="exit 0", actual=actual, message=message)
+
+
+def got(*statuses):
+    return {c.key: r(s, actual=f"{c.name} {s.lower()}") for c, s in zip(CHECKS, statuses)}
+
+
+def test_combine_same_verdicts_is_that_verdict():
+    out = verdicts.combine([r(PASS), r(PASS), r(PASS)])
+    assert out.status == PASS and out.attempts == 3
+
+
+def test_combine_changing_verdict_is_flaky_and_says_the_sequence():
+    out = verdicts.combine([r(PASS), r(FAIL, actual="exit 1"), r(PASS)])
+    assert out.status == FLAKY
+    assert "PASS, FAIL, PASS" in out.message and "3 runs" in out.message and "exit 1" in out.actual
+
+
+def test_combine_error_outranks_flaky():
+    out = verdicts.combine([r(PASS), r(ERROR, message="host down")])
+    assert out.status == ERROR and "host down" in out.message and "run 2 of 2" in out.message
+
+
+def test_reference_verdicts():
+    c = CHECKS[0]
+    assert verdicts.reference(c, r(FAIL), r(PASS)).status == PASS
+    assert verdicts.reference(c, r(PASS), r(PASS)).status == FAIL
+    assert verdicts.reference(c, r(FAIL), r(FAIL)).status == FAIL
+    flaky = verdicts.reference(c, r(FAIL), verdicts.combine([r(PASS), r(FAIL)]))
+    assert flaky.status == FLAKY and "after the reference solution" in flaky.message
+    assert verdicts.reference(c, r(ERROR, message="m"), verdicts.combine([r(PASS), r(FAIL)])).status == ERROR
+
+
+def test_alternative_full_marks_passes():
+    row = verdicts.alternative("sed", CHECKS, got(PASS, PASS))
+    assert row.status == PASS and row.name == "alternative: sed" and row.kind == "alternative" and row.points == 0
+    assert row.verdicts == [{"check": "port", "want": PASS, "got": PASS}, {"check": "mode", "want": PASS, "got": PASS}]
+
+
+def test_alternative_losing_a_point_names_the_checks_it_lost():
+    row = verdicts.alternative("spaces", CHECKS, got(FAIL, PASS))
+    assert row.status == FAIL
+    assert "loses 2 of 3 point(s)" in row.message and "'port'" in row.message and "port fail" in row.message
+    assert "'mode'" not in row.message
+
+
+def test_near_miss_exactly_its_checks_fail():
+    row = verdicts.near_miss("only mode", CHECKS, (0,), got(FAIL, PASS))
+    assert row.status == PASS and row.expected == "FAIL: 'port'; every other check PASS"
+    assert row.verdicts[0] == {"check": "port", "want": FAIL, "got": FAIL}
+
+
+def test_near_miss_with_full_marks_is_a_task_bug_naming_the_checks():
+    row = verdicts.near_miss("commented", CHECKS, (0,), got(PASS, PASS))
+    assert row.status == FAIL and "scores full marks" in row.message and "'port'" in row.message
+
+
+def test_near_miss_that_passes_a_named_check_or_fails_another():
+    row = verdicts.near_miss("x", CHECKS, (0,), got(PASS, FAIL))
+    assert row.status == FAIL
+    assert "let it through: 'port'" in row.message and "also fails (expected PASS): 'mode'" in row.message
+
+
+def test_near_miss_error_and_flaky_outrank_fail():
+    g = got(FAIL, PASS)
+    g[CHECKS[1].key] = r(ERROR, message="kubectl cannot reach the apiserver")
+    row = verdicts.near_miss("x", CHECKS, (0,), g)
+    assert row.status == ERROR and "apiserver" in row.message
+    g[CHECKS[1].key] = verdicts.combine([r(PASS), r(FAIL)])
+    assert verdicts.near_miss("x", CHECKS, (0,), g).status == FLAKY
+
+
+def test_step_failed_row_is_an_error():
+    row = verdicts.step_failed("near_miss", "typo", "its steps failed: exit 1")
+    assert row.status == ERROR and row.name == "near miss: typo" and "exit 1" in row.message
