@@ -3,8 +3,10 @@
 * `SVC_SCRIPT`: grader-svc, the hosts' stand-in for systemd (there is no init system in
   a lab host).  Installed as `systemctl` and `journalctl` too, so what candidates type on
   killercoda works: `systemctl restart kubelet`, `systemctl status containerd`,
-  `journalctl -u kubelet -n 50`.  Each service runs under a small supervisor loop that
-  restarts it two seconds after it exits, like `Restart=always`; its output goes to
+  `journalctl -u kubelet -n 50`.  `systemctl disable` is remembered (`is-enabled` says
+  disabled until `enable`), though there is no boot that would skip the unit.  Each
+  service runs under a small supervisor loop that restarts it two seconds after it
+  exits, like `Restart=always`; its output goes to
   /var/log/grader/NAME.log.  The kubelet's command line is the one kubeadm's systemd
   drop-in (10-kubeadm.conf) builds, re-read at every start from
   /var/lib/kubelet/kubeadm-flags.env (the host's /etc/default is the machine's, so it is not read).
@@ -17,6 +19,7 @@ import json
 CONTAINERD_SOCK = "/run/containerd/containerd.sock"
 POD_SUBNET = "10.244.0.0/16"
 SERVICE_SUBNET = "10.96.0.0/12"
+NODE_MONITOR_GRACE = "25s"  # kube-controller-manager's node-monitor-grace-period (default 50s)
 CNI_CONF = "/etc/cni/net.d/10-grader-bridge.conflist"
 
 SVC_SCRIPT = r"""#!/bin/bash
@@ -31,6 +34,7 @@ mkdir -p "$RUN" "$LOGS"
 unit() { local u=${1%.service}; echo "$u"; }
 known() { case " $SERVICES " in *" $1 "*) return 0;; esac; echo "Unit $1.service could not be found." >&2; return 5; }
 child_pid() { local p; p=$(cat "$RUN/$1.pid" 2>/dev/null) || return 1; [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
+enablement() { if [ -e "$RUN/$1.disabled" ]; then echo disabled; else echo enabled; fi; }  # as systemctl is-enabled says
 sup_pid() { local p; p=$(cat "$RUN/$1.sup" 2>/dev/null) || return 1; [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
 
 exec_service() {  # the command line of a service, like its unit's ExecStart
@@ -88,16 +92,16 @@ status() {
     local p since
     if p=$(child_pid "$1"); then
         since=$(cat "$RUN/$1.since" 2>/dev/null)
-        printf '* %s.service - %s\n     Loaded: loaded (grader-svc; enabled)\n     Active: active (running) since %s\n   Main PID: %s\n\n' \
-            "$1" "$1" "$since" "$p"
+        printf '* %s.service - %s\n     Loaded: loaded (grader-svc; %s)\n     Active: active (running) since %s\n   Main PID: %s\n\n' \
+            "$1" "$1" "$(enablement "$1")" "$since" "$p"
         tail -n 10 "$LOGS/$1.log" 2>/dev/null
         return 0
     fi
     if sup_pid "$1" >/dev/null; then
-        printf '* %s.service - %s\n     Loaded: loaded (grader-svc; enabled)\n     Active: activating (auto-restart) (Result: exit-code %s)\n\n' \
-            "$1" "$1" "$(cat "$RUN/$1.exit" 2>/dev/null)"
+        printf '* %s.service - %s\n     Loaded: loaded (grader-svc; %s)\n     Active: activating (auto-restart) (Result: exit-code %s)\n\n' \
+            "$1" "$1" "$(enablement "$1")" "$(cat "$RUN/$1.exit" 2>/dev/null)"
     else
-        printf '* %s.service - %s\n     Loaded: loaded (grader-svc; enabled)\n     Active: inactive (dead)\n\n' "$1" "$1"
+        printf '* %s.service - %s\n     Loaded: loaded (grader-svc; %s)\n     Active: inactive (dead)\n\n' "$1" "$1" "$(enablement "$1")"
     fi
     tail -n 10 "$LOGS/$1.log" 2>/dev/null
     return 3
@@ -124,9 +128,9 @@ systemctl_main() {
         restart|try-restart|reload-or-restart) stop "$u"; start "$u" ;;
         status) status "$u" || rc=3 ;;
         is-active) if child_pid "$u" >/dev/null; then echo active; else echo inactive; rc=3; fi ;;
-        is-enabled) echo enabled ;;
-        enable) case " $* " in *" --now "*) start "$u" ;; esac ;;
-        disable) case " $* " in *" --now "*) stop "$u" ;; esac ;;
+        is-enabled) enablement "$u"; [ -e "$RUN/$u.disabled" ] && rc=1 ;;
+        enable) rm -f "$RUN/$u.disabled"; case " $* " in *" --now "*) start "$u" ;; esac ;;
+        disable) touch "$RUN/$u.disabled"; case " $* " in *" --now "*) stop "$u" ;; esac ;;
         *) echo "grader-svc: systemctl $verb is not supported here" >&2; return 1 ;;
         esac
     done
@@ -246,6 +250,10 @@ etcd:
     imageTag: {etcd_tag}
 apiServer:
   certSANs: [{address}, {name}, localhost, 127.0.0.1]
+controllerManager:
+  extraArgs:  # a node whose kubelet stopped is NotReady after 25 s, not 50 s: node-breaking tasks set up faster
+    - name: node-monitor-grace-period
+      value: {NODE_MONITOR_GRACE}
 ---
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
