@@ -7,33 +7,87 @@ Per task:
 3. each near miss from a fresh setup: exactly its `fails` checks FAIL, the others PASS;
 4. reset.
 With `repeat` N every check pass judges the checks N times on the same state; a check
-whose verdict changes is FLAKY.  The outcome is a RunResult (mode "validate"): one row
+whose verdict changes is FLAKY.  With `jobs` N the tasks that are not `exclusive`
+validate concurrently (one Runner, whose transports are thread-safe, serves every
+worker); exclusive tasks run alone, after them.  On a kubernetes pack the cluster must be
+healthy before anything runs (grader.clusterhealth) and again after each exclusive task.  The outcome is a RunResult (mode "validate"): one row
 per check for the reference, then one per alternative and per near miss
 (grader.verdicts), so CI can publish it as JUnit and HTML like any run.
 """
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from grader import verdicts
+from grader import clusterhealth, verdicts
 from grader.errors import StepFailed
 from grader.model import Pack, Task
 from grader.results import RunResult, TaskResult
 
 
-def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=None, repeat: int = 1) -> RunResult:
+def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=None, repeat: int = 1,
+             jobs: int = 1, cluster: bool | None = None) -> RunResult:
+    """Validate `tasks`; `jobs` > 1 validates the non-exclusive ones concurrently.  `cluster`
+    (default: a kubernetes pack) asks first that every node is Ready and refuses otherwise
+    (ClusterUnhealthy), and after each exclusive task waits for that again."""
     from grader.lifecycle import new_run, now_iso
 
     say = progress or (lambda m: None)
+    cluster = pack.target == "kubernetes" if cluster is None else cluster
+    if cluster:
+        clusterhealth.preflight(runner)
     run = new_run(pack, mode="validate", seed=seed, inventory=runner.inventory)
     t0 = time.monotonic()
-    for n, task in enumerate(tasks, 1):
-        say(f"validating {task.id} ({n}/{len(tasks)})")
-        run.tasks.append(validate_task(runner, task, repeat=repeat, progress=say))
+    done: dict[str, TaskResult] = {}
+    started = iter(range(1, len(tasks) + 1))
+    lock = threading.Lock()
+
+    def one(task: Task) -> TaskResult:
+        with lock:
+            n = next(started)
+        say(f"validating {task.id} ({n}/{len(tasks)}){' alone: exclusive' if task.exclusive and jobs > 1 else ''}")
+        result = validate_task(runner, task, repeat=repeat, progress=say)
+        if cluster and task.exclusive:
+            say(f"validating {task.id}: waiting for every node to be Ready")
+            result.checks.append(verdicts.cluster_after(task.id, clusterhealth.wait_healthy(runner),
+                                                        clusterhealth.WAIT_AFTER_EXCLUSIVE))
+        return result
+
+    waves = schedule(tasks, jobs)
+    for k, wave in enumerate(waves):
+        if len(wave) == 1:
+            results = [one(wave[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(jobs, len(wave)), thread_name_prefix="grader-validate") as ex:
+                results = list(ex.map(one, wave))
+        done.update((r.id, r) for r in results)
+        broke = next((r for r in results if verdicts.left_unhealthy(r)), None)
+        if broke:
+            for task in (t for later in waves[k + 1:] for t in later):
+                done[task.id] = _not_run(task, f"not validated: task {broke.id} left the cluster unhealthy")
+            break
+    run.tasks = [done[t.id] for t in tasks]
     run.ended = now_iso()
     run.time_used = round(time.monotonic() - t0, 3)
     return run
+
+
+def schedule(tasks: list[Task], jobs: int) -> list[list[Task]]:
+    """Waves of tasks, run one after the other; a wave of several runs concurrently.  With one
+    job: every task alone, in pack order.  With more: the non-exclusive tasks together first,
+    then each exclusive task alone, both in pack order."""
+    if jobs <= 1:
+        return [[t] for t in tasks]
+    shared = [t for t in tasks if not t.exclusive]
+    return ([shared] if shared else []) + [[t] for t in tasks if t.exclusive]
+
+
+def _not_run(task: Task, why: str) -> TaskResult:
+    from grader.lifecycle import task_result, unjudged
+
+    return task_result(task, unjudged(task, why), error=why)
 
 
 def judge(runner, task: Task, checks, repeat: int = 1) -> dict:

@@ -14,8 +14,10 @@ from __future__ import annotations
 from grader.matchers import excerpt
 from grader.results import ERROR, FAIL, FLAKY, PASS, CheckResult
 
-ALTERNATIVE, NEAR_MISS = "alternative", "near_miss"
+ALTERNATIVE, NEAR_MISS, CLUSTER = "alternative", "near_miss", "cluster"
 VARIANT_KINDS = (ALTERNATIVE, NEAR_MISS)
+UNSCORED_KINDS = (ALTERNATIVE, NEAR_MISS, CLUSTER)     # validate's rows that are no check of the task
+CLUSTER_ROW = "the cluster is healthy after the task"
 _EVIDENCE = 200
 
 
@@ -131,6 +133,21 @@ def step_failed(kind: str, name: str, message: str) -> CheckResult:
     label = "alternative" if kind == ALTERNATIVE else "near miss"
     return CheckResult(name=f"{label}: {name}", status=ERROR, points=0, kind=kind, expected="its steps run",
                        actual="(not judged)", message=f"{label} '{name}': {message}")
+
+
+def cluster_after(task_id: str, found: str | None, waited: float) -> CheckResult:
+    """The row of an exclusive task on a cluster: every node Ready again after its reset."""
+    row = CheckResult(name=CLUSTER_ROW, status=PASS, points=0, kind=CLUSTER,
+                      expected="every node Ready and the apiserver answering after the reset", actual=found or "healthy")
+    if found:
+        row.status = FAIL
+        row.message = (f"task {task_id} left the cluster unhealthy ({waited:g} s after its reset): {found}; "
+                       "its reset must restore what it broke (validate stops there)")
+    return row
+
+
+def left_unhealthy(task_result) -> bool:
+    return any(c.kind == CLUSTER and c.status != PASS for c in task_result.checks)
 
 
 def _why(check, r: CheckResult) -> str:

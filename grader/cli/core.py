@@ -67,6 +67,8 @@ def register(sub) -> None:
     p.add_argument("--shard", metavar="I/N", help="validate only the I-th of N slices of the tasks (CI matrices)")
     p.add_argument("--repeat", type=_positive, default=1, metavar="N",
                    help="judge every check N times on the same state; a changing verdict is FLAKY (default 1)")
+    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                   help="validate the tasks that are not exclusive N at a time; exclusive ones run alone (default 1)")
     p.add_argument("-o", "--out", metavar="DIR", help="also write results.json, report.html and junit.xml here")
     add_seed(p)
     add_inventory(p)
@@ -305,5 +307,6 @@ def cmd_validate(args) -> int:
     tasks = render(pack, specs, seed=args.seed, inventory=inventory)
     _out_dir(args)
     with Runner(inventory, progress=progress(args)) as runner:
-        run = validate(runner, pack, tasks, seed=args.seed, progress=progress(args), repeat=args.repeat)
+        run = validate(runner, pack, tasks, seed=args.seed, progress=progress(args), repeat=args.repeat,
+                       jobs=args.jobs)
     return _finish(args, run)

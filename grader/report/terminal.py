@@ -12,7 +12,7 @@ from grader.report import fmt
 from grader.report.markdown import Block, inline, parse
 from grader.results import ERROR, FAIL, FLAKY, PASS, RunResult
 from grader.scoring import FAILED, INCOMPLETE, PASSED, score
-from grader.verdicts import VARIANT_KINDS
+from grader.verdicts import UNSCORED_KINDS
 
 _CODES = {"bold": "1", "dim": "2", "italic": "3", "underline": "4", "red": "31", "green": "32",
           "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36"}
@@ -95,7 +95,7 @@ def render_run(run: RunResult, *, color: bool, width: int | None = None) -> str:
             mark = {PASS: "✓", FAIL: "✗", ERROR: "!", FLAKY: "~"}[check.status]
             mark = p(mark, *_STATUS_STYLE[check.status][:1])
             pts = f"{fmt.num(check.earned)}/{fmt.num(check.points)}"
-            if check.kind in VARIANT_KINDS:        # validate's alternative / near-miss rows score nothing
+            if check.kind in UNSCORED_KINDS:       # validate's alternative, near-miss and cluster rows
                 pts = check.status
             elif check.status == ERROR:
                 pts += " not judged"

@@ -183,3 +183,77 @@ def test_repeat_reports_a_racy_check_as_flaky(lab, tmp_path, where):
 
     text = grader("validate", str(pack), "-i", str(lab.inventory_path), "--repeat", "3")
     assert text.returncode == 1 and "FLAKY" in text.stdout
+
+
+def plain_task(task_id: str, where: str, *, exclusive: bool = False) -> str:
+    """A task whose setup takes a second, so that concurrent workers overlap."""
+    return f"""\
+    id: {task_id}
+    title: Plain {task_id}
+    minutes: 1
+    exclusive: {str(exclusive).lower()}
+    params: {{dir: {where}/{task_id}}}
+    setup:
+      - run: mkdir -p {{{{ dir }}}} && sleep 1
+    solution:
+      - run: touch {{{{ dir }}}}/solved
+    reset:
+      - run: rm -rf {{{{ dir }}}}
+    checks:
+      - name: solved
+        run: test -e {{{{ dir }}}}/solved
+    """
+
+
+def lines_of(stderr: str) -> list[str]:
+    return [line.strip().removeprefix(".. ") for line in stderr.splitlines()]
+
+
+def first(lines: list[str], prefix: str) -> int:
+    return next(i for i, line in enumerate(lines) if line.startswith(prefix))
+
+
+@pytest.mark.lab
+def test_jobs_run_shared_tasks_together_and_exclusive_ones_alone(lab, tmp_path, where):
+    pack = write_pack(tmp_path, {"a": plain_task("a", where), "b": plain_task("b", where, exclusive=True),
+                                 "c": plain_task("c", where)})
+    proc = grader("validate", str(pack), "-i", str(lab.inventory_path), "--jobs", "2", "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [t["id"] for t in run["tasks"]] == ["a", "b", "c"]          # reported in pack order
+    assert all(c["status"] == "PASS" for t in run["tasks"] for c in t["checks"])
+    assert not any(c["kind"] == "cluster" for t in run["tasks"] for c in t["checks"])   # a linux pack
+    lines = lines_of(proc.stderr)
+    # a and c overlap: c starts before a has finished its setup; b starts after both are done
+    assert first(lines, "validating c (") < first(lines, "a: solution[0]"), lines
+    alone = first(lines, "validating b (3/3) alone: exclusive")
+    assert all(i < alone for i, line in enumerate(lines) if line.startswith(("a: ", "c: "))), lines
+    assert all(i > alone for i, line in enumerate(lines) if line.startswith("b: ")), lines
+
+
+def kube_pack(root: Path, where: str) -> Path:
+    pack = write_pack(root, {"x": plain_task("x", where, exclusive=True), "y": plain_task("y", where)})
+    (pack / "pack.yaml").write_text((pack / "pack.yaml").read_text().replace("target: linux", "target: kubernetes"))
+    return pack
+
+
+@pytest.mark.kube
+def test_on_a_cluster_validate_checks_health_first_and_after_exclusive_tasks(kube_lab, tmp_path, where):
+    """Harmless to the shared cluster: the tasks touch only a folder; `exclusive` makes validate
+    check every node after x, and a kubeconfig that does not exist stands for an apiserver
+    that does not answer."""
+    pack = kube_pack(tmp_path, where)
+    proc = grader("validate", str(pack), "-i", str(kube_lab.inventory_path), "--jobs", "2", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    x = rows(json.loads(proc.stdout), "x")["the cluster is healthy after the task"]
+    assert x["status"] == "PASS" and x["kind"] == "cluster" and x["actual"] == "healthy"
+    assert "the cluster is healthy after the task" not in rows(json.loads(proc.stdout), "y")
+
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(kube_lab.inventory_path.read_text() + "kubeconfig: /nonexistent/admin.conf\n")
+    refused = grader("validate", str(pack), "-i", str(inventory))
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    message = refused.stderr.strip().splitlines()[-1]
+    assert message.startswith("grader: the cluster is not healthy, so validate ran no task: the apiserver does not "
+                              "answer"), message
+    assert "/nonexistent/admin.conf" in message and "validating" not in refused.stderr

@@ -83,3 +83,62 @@ def test_near_miss_error_and_flaky_outrank_fail():
 def test_step_failed_row_is_an_error():
     row = verdicts.step_failed("near_miss", "typo", "its steps failed: exit 1")
     assert row.status == ERROR and row.name == "near miss: typo" and "exit 1" in row.message
+
+
+# --- --jobs scheduling and the cluster's health (pure parts) -----------------------------------
+
+class _T:
+    def __init__(self, id, exclusive=False):
+        self.id, self.exclusive = id, exclusive
+
+    def __repr__(self):
+        return self.id
+
+
+def test_schedule_one_job_is_pack_order_one_at_a_time():
+    from grader.validate import schedule
+
+    tasks = [_T("a"), _T("b", True), _T("c")]
+    assert schedule(tasks, 1) == [[tasks[0]], [tasks[1]], [tasks[2]]]
+
+
+def test_schedule_jobs_run_shared_tasks_together_then_exclusive_ones_alone():
+    from grader.validate import schedule
+
+    a, b, c, d, e = _T("a"), _T("b", True), _T("c"), _T("d", True), _T("e")
+    assert schedule([a, b, c, d, e], 3) == [[a, c, e], [b], [d]]
+    assert schedule([b, d], 4) == [[b], [d]]
+    assert schedule([], 2) == []
+
+
+def test_cluster_problem_parses_kubectl_get_nodes():
+    from grader.clusterhealth import problem
+
+    assert problem(0, "controlplane\tTrue\tKubeletReady\nnode01\tTrue\tKubeletReady\n", "") is None
+    found = problem(0, "controlplane\tTrue\tKubeletReady\nnode01\tUnknown\tNodeStatusUnknown\n", "")
+    assert found == "node NotReady: node01 (Ready=Unknown, NodeStatusUnknown)"
+    assert problem(0, "a\tFalse\t\nb\t\t\n", "") == "nodes NotReady: a (Ready=False), b (Ready=missing)"
+    assert "no nodes" in problem(0, "\n", "")
+    refused = problem(1, "", "The connection to the server 172.30.1.2:6443 was refused")
+    assert refused.startswith("the apiserver does not answer") and "6443 was refused" in refused
+
+
+def test_cluster_command_quotes_the_kubeconfig():
+    from grader.clusterhealth import command
+    from grader.inventory import killercoda_default
+
+    from dataclasses import replace
+
+    cmd = command(replace(killercoda_default(), kubeconfig="/etc/my kube/admin.conf"))
+    assert cmd.startswith("kubectl --kubeconfig '/etc/my kube/admin.conf' get nodes --request-timeout=")
+
+
+def test_cluster_row_after_an_exclusive_task():
+    from grader.results import TaskResult
+
+    ok = verdicts.cluster_after("kubelet-down", None, 180)
+    bad = verdicts.cluster_after("kubelet-down", "node NotReady: node01 (Ready=Unknown)", 180)
+    assert ok.status == PASS and ok.kind == "cluster" and ok.points == 0
+    assert bad.status == FAIL and "kubelet-down left the cluster unhealthy" in bad.message and "node01" in bad.message
+    assert verdicts.left_unhealthy(TaskResult("t", "T", "D", checks=[bad]))
+    assert not verdicts.left_unhealthy(TaskResult("t", "T", "D", checks=[ok]))
