@@ -4,7 +4,7 @@ the repo (lab/kube/), or taken from a folder of release binaries.
 Layout of the cache (outside the checkout, kept between runs; GRADER_KUBE_CACHE moves it):
 
     ~/.cache/grader/kube/v1.35.4/bin/   kube-apiserver kube-controller-manager kube-scheduler
-                                        kubelet kube-proxy kubeadm etcd etcdctl coredns crictl
+                                        kubelet kube-proxy kubeadm etcd etcdctl etcdutl coredns crictl
     ~/.cache/grader/kube/v1.35.4/stamps/NAME   what NAME was built from (go.mod/go.sum digest,
                                                flags, Go version); a changed input rebuilds it
     ~/.cache/grader/kube/v1.35.4/logs/NAME.log the `go build` output of the last build
@@ -53,6 +53,7 @@ BINARIES = (
     Binary("kubeadm", ".", "k8s.io/kubernetes/cmd/kubeadm"),
     Binary("etcd", ".", "go.etcd.io/etcd/server/v3"),
     Binary("etcdctl", "etcdctl", "go.etcd.io/etcd/etcdctl/v3"),
+    Binary("etcdutl", "etcdutl", "go.etcd.io/etcd/etcdutl/v3"),   # snapshot restore/status (gone from etcdctl v3.6)
     Binary("coredns", "coredns", "github.com/coredns/coredns"),
     Binary("crictl", "crictl", "sigs.k8s.io/cri-tools/cmd/crictl"),
 )
@@ -151,7 +152,7 @@ def _fresh(out: Path, b: Binary, digest: str) -> bool:
 
 def ensure_binaries(kube_bin: Path | None = None, *, version: str = VERSION,
                     progress: Callable[[str], None] = print) -> Path:
-    """The folder of the ten binaries: `kube_bin` (or $GRADER_KUBE_BIN) as given, else the
+    """The folder of the eleven binaries: `kube_bin` (or $GRADER_KUBE_BIN) as given, else the
     cache, building whatever is missing or stale (once per machine; progress is reported)."""
     kube_bin = kube_bin or user_bin_dir()
     if kube_bin is not None:
