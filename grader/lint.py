@@ -1,9 +1,11 @@
 """`grader lint`: everything that can be checked without touching a host.
 
-The loader's problems (schema, unknown keys, files, duplicate ids, templates), then
-each Kubernetes manifest (`*.yaml` files besides task.yaml, rendered with seed 0)
-against the Kubernetes schemas, and each script and `run` command (rendered) with
-shellcheck.
+The loader's problems (schema, unknown keys, files, duplicate ids and names, a near
+miss naming a check that does not exist, templates), then alternatives and near misses
+whose steps are the reference solution's (or each other's), then each Kubernetes
+manifest (`*.yaml` files besides task.yaml, rendered with seed 0) against the Kubernetes
+schemas, and each script and `run` command (rendered, alternatives' and near misses'
+steps too) with shellcheck.
 
 Everything found is a `grader.findings.Finding`: an ERROR (a problem) or a WARNING (a
 tool that is not installed: lint did what it could).
@@ -36,10 +38,12 @@ def _external(pack, inventory) -> list[Finding]:
     from grader.templating import render_task
 
     inventory = inventory or killercoda_default()
-    manifests, scripts = [], []
+    manifests, scripts, problems = [], [], []
     for spec in pack.tasks:
         task = render_task(spec, seed=0, inventory=inventory)
-        for step in task.setup + task.solution + task.reset:
+        problems += _variants(spec, task)
+        variant_steps = tuple(s for v in task.alternatives + task.near_misses for s in v.steps)
+        for step in task.setup + task.solution + task.reset + variant_steps:
             name = f"{spec.dir / step.source}" if step.source else f"{spec.file} {step.label}.run"
             if step.kind == "copy" and step.source.endswith(MANIFEST_SUFFIXES):
                 manifests.append((name, step.command))
@@ -55,9 +59,35 @@ def _external(pack, inventory) -> list[Finding]:
         if item[0] not in seen:
             seen.add(item[0])
             unique.append(item)
-    problems = []
     if manifests:
         problems += lint_manifests(manifests)
     if unique:
         problems += lint_scripts(unique)
     return problems
+
+
+def _variants(spec, task) -> list[Finding]:
+    """An alternative or a near miss whose steps are the reference solution's (or another's) proves
+    nothing: validate would only repeat the reference run."""
+    from grader.findings import error
+
+    def same(steps):
+        return tuple((s.kind, s.command.strip(), s.host, s.to, s.mode) for s in steps)
+
+    reference = same(task.solution)
+    found, seen = [], {}
+    for section, variants in (("alternatives", task.alternatives), ("near_misses", task.near_misses)):
+        for i, variant in enumerate(variants):
+            steps = same(variant.steps)
+            place = f"{spec.file}:{spec.line(section, i, 'steps') or spec.line(section, i)}"
+            what = "alternative" if section == "alternatives" else "near miss"
+            if steps == reference:
+                why = ("; give it the other way to do the task" if what == "alternative"
+                       else ", so it cannot lose the checks it names")
+                found.append(error(place, f"{section}[{i}].steps: {what} '{variant.name}' has the reference "
+                                          f"solution's steps{why}"))
+            elif steps in seen:
+                found.append(error(place, f"{section}[{i}].steps: {what} '{variant.name}' has the same steps as "
+                                          f"{seen[steps]}"))
+            seen.setdefault(steps, f"{what} '{variant.name}'")
+    return found

@@ -2,8 +2,8 @@
 
 The example passes `grader lint` and `grader validate` on the local lab: a linux task on
 controlplane whose setup leaves a config file with the wrong port and mode, whose
-checks grade it with a `file` check and a `run` check, and whose solution and reset
-are the reference fix and the clean-up.  Copy its folder to start the next task.
+checks grade it with a `file` check and a `run` check, whose solution and reset are the
+reference fix and the clean-up, with one alternative fix and two near misses.  Copy its folder to start the next task.
 """
 from __future__ import annotations
 
@@ -78,12 +78,27 @@ def task_data(name: str) -> dict:
                       "host": "controlplane"}],
         "reset": [{"run": "rm -rf {{ dir }}", "host": "controlplane"}],
         "checks": [
-            {"name": "app.conf holds the port and is private", "points": 2, "host": "controlplane",
+            {"id": "private", "name": "app.conf holds the port and is private", "points": 2, "host": "controlplane",
              "file": "{{ dir }}/app.conf",
              "expect": {"exists": True, "type": "file", "mode": "0600", "content": {"regex": "^port={{ port }}$"}}},
-            {"name": "the port line reads back", "points": 1, "host": "controlplane",
+            {"id": "port-line", "name": "the port line reads back", "points": 1, "host": "controlplane",
              "run": "grep -x port={{ port }} {{ dir }}/app.conf",
              "expect": {"stdout": "port={{ port }}"}},
+        ],
+        # other correct fixes: `grader validate` demands full marks for each
+        "alternatives": [
+            {"name": "chmod first, then write the file",
+             "steps": [{"run": "chmod 0600 {{ dir }}/app.conf", "host": "controlplane"},
+                       {"run": "printf 'port=%s\\n' {{ port }} > {{ dir }}/app.conf", "host": "controlplane"}]},
+        ],
+        # plausible wrong fixes: `grader validate` demands that exactly the `fails` checks fail
+        "near_misses": [
+            {"name": "the right port, but the file still readable by everyone",
+             "steps": [{"run": "printf 'port=%s\\n' {{ port }} > {{ dir }}/app.conf", "host": "controlplane"}],
+             "fails": ["private"]},
+            {"name": "the file made private, the port left wrong",
+             "steps": [{"run": "chmod 0600 {{ dir }}/app.conf", "host": "controlplane"}],
+             "fails": ["private", "port-line"]},
         ],
     }
 

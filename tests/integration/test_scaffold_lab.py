@@ -30,6 +30,7 @@ def test_the_scaffolded_pack_validates_on_the_lab(lab, tmp_path):
     run = json.loads(proc.stdout)
     assert [t["id"] for t in run["tasks"]] == ["fix-config-file"]
     assert all(c["status"] == "PASS" for c in run["tasks"][0]["checks"])
+    assert [c["kind"] for c in run["tasks"][0]["checks"]] == ["file", "run", "alternative", "near_miss", "near_miss"]
     built = grader("pack", "build", str(pack), "-o", str(tmp_path / "dist"))
     assert built.returncode == 0, built.stderr
     assert Path(built.stdout.strip()).name == f"{name}-0.1.0.tar.gz"

@@ -100,3 +100,37 @@ def test_missing_alternative_script_is_named(tmp_path):
 def test_template_error_in_a_near_miss_names_its_key(tmp_path):
     with pytest.raises(PackError, match=r"near_misses\[0\]\.steps\[0\]\.run"):
         load_pack(pack_dir(tmp_path, TASK.replace("{{ ns }}-x", "{{ nope }}")))
+
+
+# --- grader lint on the new keys -------------------------------------------------------------
+
+def lint_messages(pack) -> list[str]:
+    from grader.findings import errors
+    from grader.lint import lint
+
+    return [str(f) for f in errors(lint(str(pack)))]
+
+
+def test_lint_accepts_the_new_keys(tmp_path):
+    assert lint_messages(pack_dir(tmp_path)) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    (("      - run: ip netns add {{ ns }} && true", "      - run: ip netns add {{ ns }}"),
+     "alternatives[1].steps: alternative 'by hand' has the reference solution's steps"),
+    (("      - run: ip netns add {{ ns }}-x", "      - run: ip netns add {{  ns }}"),
+     "near_misses[0].steps: near miss 'wrong namespace' has the reference solution's steps, so it cannot lose"),
+    (("      - run: ip netns add {{ ns }}-x", "      - run: ip netns add {{ ns }} && true"),
+     "near_misses[0].steps: near miss 'wrong namespace' has the same steps as alternative 'by hand'"),
+    (("fails: [exists, second check]", "fails: [exists, third check]"),
+     "near miss names no check 'third check'"),
+    (("  - name: by hand", "  - name: with a script"), "duplicate alternative name 'with a script'"),
+])
+def test_lint_refuses_variants_that_prove_nothing(tmp_path, change, message):
+    found = lint_messages(pack_dir(tmp_path, TASK.replace(*change)))
+    assert any(message in f and "task.yaml:" in f for f in found), found
+
+
+def test_lint_shellchecks_the_variants_steps(tmp_path):
+    found = lint_messages(pack_dir(tmp_path, TASK.replace("ip netns add {{ ns }}-x", "echo $undefined_thing`")))
+    assert any("near_misses[0].steps[0]" in f for f in found), found
