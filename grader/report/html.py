@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from grader import __version__
 from grader.report import fmt
 from grader.report.markdown import plain, to_html
-from grader.results import ERROR, FAIL, PASS, RunResult
+from grader.results import ERROR, FAIL, FLAKY, PASS, RunResult
 from grader.scoring import Score, score
 
 # chart layout, in SVG user units
@@ -138,18 +138,38 @@ def _environment(*, autoescape: bool = True):
     return env
 
 
+_VALIDATE_SECTIONS = (("Reference solution", ""), ("Alternative solutions", "alternative"),
+                      ("Near misses", "near_miss"), ("The cluster after the task", "cluster"))
+
+
+def check_sections(run: RunResult, task) -> list[tuple[str, list]]:
+    """A task's result rows under their headings: in a validate run the reference solution's
+    per-check verdicts, then each alternative, each near miss and the cluster's health."""
+    if not task.checks:
+        return []
+    if run.mode != "validate":
+        return [("Checks", task.checks)]
+    kinds = {kind for _, kind in _VALIDATE_SECTIONS if kind}
+    out = []
+    for title, kind in _VALIDATE_SECTIONS:
+        rows = [c for c in task.checks if (c.kind if c.kind in kinds else "") == kind]
+        if rows:
+            out.append((title, rows))
+    return out
+
+
 def render_html(run: RunResult) -> str:
     """The report for `run`, as one self-contained HTML document."""
     s = score(run)
     errors = [(t, c) for t, c in run.all_checks() if c.status == ERROR]
     task_errors = [t for t in run.tasks if t.error]
-    counts = {st: sum(1 for _, c in run.all_checks() if c.status == st) for st in (PASS, FAIL, ERROR)}
+    counts = {st: sum(1 for _, c in run.all_checks() if c.status == st) for st in (PASS, FAIL, ERROR, FLAKY)}
     context = dict(
         run=run, score=s, verdict=s.verdict, title=run.pack_title or run.pack,
         limit=fmt.limit_seconds(run), counts=counts,
         tasks_passed=sum(1 for t in run.tasks if t.status == PASS),
         error_checks=errors, task_errors=task_errors,
         domain_chart=domain_chart(s, run.domain_weights), time_chart=time_chart(run),
-        version=__version__, PASS=PASS, FAIL=FAIL, ERROR=ERROR,
+        version=__version__, PASS=PASS, FAIL=FAIL, ERROR=ERROR, FLAKY=FLAKY, sections=check_sections,
     )
     return _environment().get_template("report.html.j2").render(**context)
