@@ -60,8 +60,7 @@ def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=N
         if len(wave) == 1:
             results = [one(wave[0])]
         else:
-            with ThreadPoolExecutor(max_workers=min(jobs, len(wave)), thread_name_prefix="grader-validate") as ex:
-                results = list(ex.map(one, wave))
+            results = _concurrently(one, wave, jobs)
         done.update((r.id, r) for r in results)
         broke = next((r for r in results if verdicts.left_unhealthy(r)), None)
         if broke:
@@ -82,6 +81,19 @@ def schedule(tasks: list[Task], jobs: int) -> list[list[Task]]:
         return [[t] for t in tasks]
     shared = [t for t in tasks if not t.exclusive]
     return ([shared] if shared else []) + [[t] for t in tasks if t.exclusive]
+
+
+def _concurrently(one, wave: list[Task], jobs: int) -> list[TaskResult]:
+    """`one(task)` for every task of the wave, `jobs` at a time, results in the wave's order.  On
+    Ctrl-C the tasks not yet started are dropped; the running ones end their current task."""
+    ex = ThreadPoolExecutor(max_workers=min(jobs, len(wave)), thread_name_prefix="grader-validate")
+    try:
+        return list(ex.map(one, wave))
+    except BaseException:
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        ex.shutdown(wait=True)
 
 
 def _not_run(task: Task, why: str) -> TaskResult:
