@@ -6,6 +6,8 @@
   domain weights, the weighted mean of the per-domain percents of the domains present.
 - Points of ERROR checks could not be judged: they earn nothing, are counted apart
   (`unjudged`), and make the verdict INCOMPLETE rather than a plain FAIL.
+- A validate run PASSES only when every task behaved (every row PASS: the reference's,
+  each alternative's and each near miss's, which score no points), whatever its percent.
 """
 from __future__ import annotations
 
@@ -37,9 +39,12 @@ class Score:
     errors: int                          # number of ERROR checks
     domains: list[DomainScore] = field(default_factory=list)
     exact_percent: float | None = None   # unrounded: the pass mark is judged on this
+    all_passed: bool | None = None       # validate: passed means every row passed, whatever the percent
 
     @property
     def passed(self) -> bool:
+        if self.all_passed is not None:
+            return self.all_passed
         exact = self.percent if self.exact_percent is None else self.exact_percent
         return exact >= self.pass_percent
 
@@ -81,8 +86,11 @@ def score(run: RunResult) -> Score:
     else:
         exact = percent(earned, possible, exact=True)
     pct = round(exact, 1)
+    all_passed = None
+    if run.mode == "validate":   # a self-test: one row that did not behave (a near miss's, too) fails it
+        all_passed = all(t.status == "PASS" for t in run.tasks)
     return Score(earned=earned, possible=possible, percent=pct, pass_percent=run.pass_percent,
-                 unjudged=unjudged, errors=errors, domains=domains, exact_percent=exact)
+                 unjudged=unjudged, errors=errors, domains=domains, exact_percent=exact, all_passed=all_passed)
 
 
 def exit_code(run: RunResult) -> int:

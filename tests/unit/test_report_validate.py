@@ -62,3 +62,17 @@ def test_terminal_and_junit_show_flaky_apart_from_fail():
     assert "✗ near miss: commented out" in text and "FAIL" in text
     junit = render_junit(validate_run())
     assert 'type="FLAKY"' in junit and junit.count('type="FAIL"') == 2
+
+
+def test_a_validate_run_passes_only_when_every_row_passed():
+    from grader.scoring import exit_code, score
+
+    run = validate_run()
+    assert score(run).verdict == "FAILED" and exit_code(run) == 1
+    assert "FAILED" in render_run(run, color=False)
+    run.tasks[0].checks = [c for c in run.tasks[0].checks if c.status == "PASS"]
+    assert score(run).verdict == "PASSED" and exit_code(run) == 0
+    near_miss_only = validate_run()
+    near_miss_only.tasks[0].checks = [c for c in near_miss_only.tasks[0].checks if c.status == "PASS"
+                                      or c.kind == "near_miss"]
+    assert score(near_miss_only).percent == 100.0 and score(near_miss_only).verdict == "FAILED"
