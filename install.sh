@@ -21,7 +21,7 @@ fi
 PACKAGES=(openssh-server openssh-client iproute2 iptables iputils-ping util-linux
           procps mount docker.io socat netcat-openbsd python3-venv
           containerd runc containernetworking-plugins busybox-static conntrack curl ca-certificates
-          gcc libc6-dev nftables libssl3 libcrypt1 zlib1g libpcre2-8-0)
+          gcc libc6-dev nftables ipset libssl3 libcrypt1 zlib1g libpcre2-8-0)
 
 echo "== apt packages: ${PACKAGES[*]}"
 export DEBIAN_FRONTEND=noninteractive

@@ -5,6 +5,7 @@ Layout of the cache (outside the checkout, kept between runs; GRADER_KUBE_CACHE 
 
     ~/.cache/grader/kube/v1.35.4/bin/   kube-apiserver kube-controller-manager kube-scheduler
                                         kubelet kube-proxy kubeadm etcd etcdctl etcdutl coredns crictl
+                                        local-path-provisioner kube-router (the lab's add-ons)
     ~/.cache/grader/kube/v1.35.4/stamps/NAME   what NAME was built from (go.mod/go.sum digest,
                                                flags, Go version); a changed input rebuilds it
     ~/.cache/grader/kube/v1.35.4/logs/NAME.log the `go build` output of the last build
@@ -32,6 +33,8 @@ BUILD_DATE = "2026-04-15T18:01:22Z"  # the release's commit time (the module's .
 ETCD_IMAGE_TAG = "3.6.5-0"     # go.etcd.io/etcd/server/v3 as Kubernetes v1.35.4 pins it
 COREDNS_TAG = "v1.13.1"        # kubeadm v1.35's constants.CoreDNSVersion
 PAUSE_TAG = "3.10.1"           # kubeadm v1.35's constants.PauseVersion
+LOCAL_PATH_TAG = "v0.0.30"     # github.com/rancher/local-path-provisioner in lab/kube/local-path-provisioner
+KUBE_ROUTER_TAG = "v2.1.0"     # github.com/cloudnativelabs/kube-router/v2 in lab/kube/kube-router
 ENV_BIN = "GRADER_KUBE_BIN"
 ENV_CACHE = "GRADER_KUBE_CACHE"
 BUILD_TIMEOUT = 3600           # one binary, cold, on 2 cores: well under this
@@ -42,6 +45,7 @@ class Binary:
     name: str
     module: str      # folder under lab/kube holding its go.mod
     package: str     # the main package
+    stamps: str = "" # more -X ldflags: the binary's own version variables
 
 
 BINARIES = (
@@ -56,8 +60,14 @@ BINARIES = (
     Binary("etcdutl", "etcdutl", "go.etcd.io/etcd/etcdutl/v3"),   # snapshot restore/status (gone from etcdctl v3.6)
     Binary("coredns", "coredns", "github.com/coredns/coredns"),
     Binary("crictl", "crictl", "sigs.k8s.io/cri-tools/cmd/crictl"),
+    # the add-ons `lab up --kube` deploys (grader/kubeaddons.py): dynamic volumes, NetworkPolicy
+    Binary("local-path-provisioner", "local-path-provisioner", "github.com/rancher/local-path-provisioner",
+           f"-X main.VERSION={LOCAL_PATH_TAG}"),
+    Binary("kube-router", "kube-router", "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router",
+           f"-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={KUBE_ROUTER_TAG}"),
 )
 NAMES = tuple(b.name for b in BINARIES)
+ADDONS = ("local-path-provisioner", "kube-router")   # run only in pods: not linked into the hosts
 
 
 def source_dir() -> Path:
@@ -142,7 +152,11 @@ def _todo(out: Path, go: str, version: str) -> list[Binary]:
 
 
 def _extra(b: Binary, version: str) -> str:
-    return f"{b.package}|{ldflags(version)}|trimpath|selinux,notest|cgo0"
+    return f"{b.package}|{_ldflags(b, version)}|trimpath|selinux,notest|cgo0"
+
+
+def _ldflags(b: Binary, version: str) -> str:
+    return f"{ldflags(version)} {b.stamps}".strip()
 
 
 def _fresh(out: Path, b: Binary, digest: str) -> bool:
@@ -152,7 +166,7 @@ def _fresh(out: Path, b: Binary, digest: str) -> bool:
 
 def ensure_binaries(kube_bin: Path | None = None, *, version: str = VERSION,
                     progress: Callable[[str], None] = print) -> Path:
-    """The folder of the eleven binaries: `kube_bin` (or $GRADER_KUBE_BIN) as given, else the
+    """The folder of the thirteen binaries: `kube_bin` (or $GRADER_KUBE_BIN) as given, else the
     cache, building whatever is missing or stale (once per machine; progress is reported)."""
     kube_bin = kube_bin or user_bin_dir()
     if kube_bin is not None:
@@ -183,7 +197,7 @@ def _build_one(go: str, src: Path, out: Path, b: Binary, version: str, start: fl
     log = out / "logs" / f"{b.name}.log"
     target = out / "bin" / b.name
     tmp = target.with_name(f".{b.name}.tmp")
-    argv = [go, "build", "-trimpath", "-tags", "selinux,notest", "-ldflags", ldflags(version),
+    argv = [go, "build", "-trimpath", "-tags", "selinux,notest", "-ldflags", _ldflags(b, version),
             "-o", str(tmp), b.package]
     env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local")
     done = threading.Event()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
+from grader import kubeimages_addons as addons
 from grader import kubeimages_rootfs as rootfs
 from grader.errors import KubeImageError
 from grader.kubeimages_rootfs import DIR, FILE, LINK, Context, Rootfs
@@ -42,6 +43,8 @@ KUBE_VERSION = "v1.35.4"
 ETCD_TAG = "3.6.5-0"
 COREDNS_TAG = "v1.13.1"
 PAUSE_TAG = "3.10.1"
+LOCAL_PATH_TAG = "v0.0.30"
+KUBE_ROUTER_TAG = "v2.1.0"
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 EPOCH = "1970-01-01T00:00:00Z"
 LOCK_TIMEOUT = 1800           # another build of the same OUT may hold the lock this long
@@ -89,6 +92,13 @@ _SPECS = (
               apt=("busybox-static", "libcrypt1", "libpcre2-8-0", "libssl3", "zlib1g")),
     ImageSpec("docker.io/curlimages/curl:8.8.0", rootfs.curl, "Debian curl and its libraries, busybox",
               entrypoint=("/entrypoint.sh",), cmd=("curl",), user="100:101", apt=("curl", "busybox-static")),
+    ImageSpec(f"docker.io/rancher/local-path-provisioner:{LOCAL_PATH_TAG}", addons.local_path_provisioner,
+              f"local-path-provisioner {LOCAL_PATH_TAG} at /usr/bin, busybox", cmd=("local-path-provisioner",),
+              binaries=("local-path-provisioner",), apt=("busybox-static",)),
+    ImageSpec(f"docker.io/cloudnativelabs/kube-router:{KUBE_ROUTER_TAG}", addons.kube_router,
+              f"kube-router {KUBE_ROUTER_TAG}, Debian iptables (nf_tables; *-legacy too), ipset, busybox",
+              entrypoint=("/usr/local/bin/kube-router",), binaries=("kube-router",),
+              apt=("iptables", "conntrack", "nftables", "ipset", "busybox-static")),
 )
 IMAGES: dict[str, ImageSpec] = {spec.ref: spec for spec in _SPECS}
 

@@ -14,7 +14,9 @@ their own network, mount, UTS and PID namespaces and sshd), then, in this order:
 4. `kubeadm init` on controlplane (static pods, admin.conf, the control-plane taint),
    `kubeadm join` on node01, a bridge CNI network per host with routes between the two
    pod subnets, CoreDNS without any upstream (the lab reaches nothing outside itself);
-5. wait until both nodes are Ready and CoreDNS answers.
+5. wait until both nodes are Ready and CoreDNS answers;
+6. the add-ons (grader/kubeaddons.py): local-path-provisioner (StorageClass `local-path`)
+   and kube-router's NetworkPolicy controller, and wait until they run.
 
 Machine-wide state the kubelet changes (a few sysctls) is recorded first and restored by
 `grader lab down`, which also removes the cgroups.
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grader import kubebuild, kubefiles, labnet
+from grader import kubeaddons, kubebuild, kubefiles, labnet
 from grader.errors import KubeLabError, LabError
 
 CONTROL, WORKER = "controlplane", "node01"
@@ -214,13 +216,15 @@ class KubeCluster:
         self._coredns()
         step("waiting for both nodes Ready and CoreDNS")
         self._wait_ready(start)
+        step("add-ons: local-path-provisioner (StorageClass local-path), kube-router (NetworkPolicy)")
+        kubeaddons.deploy(self, (CONTROL, WORKER))
         step(f"cluster up in {time.monotonic() - start:.0f}s")
 
     def _prepare_host(self, host: str, images: dict[str, Path]) -> None:
         from grader.lab import HOSTS, OVERLAY_DIRS
         self._cgroups(host)
         upper = self.lab.dir / host / "overlay" / OVERLAY_DIRS["/usr/local/sbin"] / "upper"
-        for name in kubebuild.NAMES:
+        for name in (n for n in kubebuild.NAMES if n not in kubebuild.ADDONS):  # add-ons run in pods
             _link(self.bin_dir / name, upper / (name + ".real" if name == "crictl" else name))
         crictl = upper / "crictl"  # /etc is the machine's, so no /etc/crictl.yaml: the endpoint is given here
         crictl.write_text(f"#!/bin/sh\nexec /usr/local/sbin/crictl.real --runtime-endpoint unix://{kubefiles.CONTAINERD_SOCK} "

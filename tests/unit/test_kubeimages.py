@@ -138,13 +138,18 @@ def test_the_images_kubeadm_and_pods_ask_for():
         "docker.io/library/busybox:1.36",
         "docker.io/library/nginx:1.27",
         "docker.io/curlimages/curl:8.8.0",
+        "docker.io/rancher/local-path-provisioner:v0.0.30",
+        "docker.io/cloudnativelabs/kube-router:v2.1.0",
     ]
     nginx = json.loads(kubeimages.image_config(kubeimages.IMAGES["docker.io/library/nginx:1.27"], "sha256:x"))
     assert nginx["config"]["Cmd"] == ["nginx", "-g", "daemon off;"]
     apiserver = kubeimages.IMAGES["registry.k8s.io/kube-apiserver:v1.35.4"]
     assert apiserver.binaries == ("kube-apiserver",)
-    assert {"busybox-static", "iptables", "conntrack", "curl", "ca-certificates", "gcc", "libc6-dev"} <= set(
+    assert {"busybox-static", "iptables", "conntrack", "curl", "ca-certificates", "gcc", "libc6-dev", "ipset"} <= set(
         kubeimages.apt_packages())
+    router = json.loads(kubeimages.image_config(kubeimages.IMAGES["docker.io/cloudnativelabs/kube-router:v2.1.0"],
+                                                "sha256:x"))
+    assert router["config"]["Entrypoint"] == ["/usr/local/bin/kube-router"]
 
 
 def test_rootfs_paths_follow_its_own_symlinks():
