@@ -26,6 +26,9 @@ DEFAULT_KUBERNETES_VERSION = "1.30"
 
 # --------------------------------------------------------------------------- manifests
 
+KUSTOMIZE_GROUP = "kustomize.config.k8s.io/"   # Kustomization, Component: files kubectl -k reads
+
+
 def lint_manifests(docs: list[tuple[str, str]], *,
                    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> list[Finding]:
     """Validate rendered manifests; one finding per problem, at ``name: document N (Kind/name)``."""
@@ -59,6 +62,8 @@ def _lint_document(name: str, index: int, document, version: str) -> list[Findin
     missing = [key for key in ("apiVersion", "kind") if not isinstance(document.get(key), str)]
     if missing:
         return [error(f"{name}: document {index}", f"{' and '.join(missing)} missing")]
+    if document["apiVersion"].startswith(KUSTOMIZE_GROUP):
+        return []                       # a kustomization.yaml: Kustomize's input, not an API object
     meta = document.get("metadata")
     label = f"{document['kind']}/{meta.get('name', '?') if isinstance(meta, dict) else '?'}"
     where = f"{name}: document {index} ({label})"

@@ -106,6 +106,16 @@ def test_unknown_kind_and_unparsable_yaml_and_non_mapping():
 
 
 @needs_kv
+def test_a_kustomization_is_not_an_api_object_but_the_resources_beside_it_are_checked():
+    kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../../base]\n"
+    component = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+    assert lint_manifests([("kustomization.yaml", kustomization), ("component.yaml", component)]) == []
+    bad = GOOD_DEPLOYMENT.replace("replicas: 3", "replicas: three")
+    problems = [str(p) for p in lint_manifests([("mixed.yaml", kustomization + "---\n" + bad)])]
+    assert len(problems) == 1 and problems[0].startswith("mixed.yaml: document 1 (Deployment/frontend-deployment): spec.replicas")
+
+
+@needs_kv
 def test_unsupported_kubernetes_version_is_a_problem_not_a_crash():
     problems = lint_manifests([("ns.yaml", GOOD_NAMESPACE)], kubernetes_version="1.99")
     assert len(problems) == 1 and problems[0].is_error and "does not support version 1.99" in problems[0].message
