@@ -116,7 +116,12 @@ def cmd_show(args) -> int:
                    "points": task.spec.weight, "description": task.description, "hints": list(task.hints),
                    "checks": [{"name": c.name, "points": c.points, "host": c.host, "kind": c.kind}
                               for c in task.checks],
-                   **({"solution": [s.display() for s in task.solution], "explanation": task.explanation}
+                   **({"solution": [s.display() for s in task.solution], "explanation": task.explanation,
+                       "alternatives": [{"name": a.name, "steps": [s.display() for s in a.steps]}
+                                        for a in task.alternatives],
+                       "near_misses": [{"name": m.name, "steps": [s.display() for s in m.steps],
+                                        "fails": [task.checks[i].name for i in m.fails]}
+                                       for m in task.near_misses]}
                       if args.solution else {})})
         return EXIT_OK
     c = color()
@@ -129,6 +134,13 @@ def cmd_show(args) -> int:
     if args.solution:
         steps = "\n".join(s.display() for s in task.solution)
         print(render_markdown(f"## Solution\n\n```\n{steps}\n```\n\n## Why\n\n{task.explanation}", color=c))
+        for a in task.alternatives:
+            steps = "\n".join(s.display() for s in a.steps)
+            print(render_markdown(f"## Also correct: {a.name}\n\n```\n{steps}\n```", color=c))
+        for m in task.near_misses:
+            steps = "\n".join(s.display() for s in m.steps)
+            lost = ", ".join(task.checks[i].name for i in m.fails)
+            print(render_markdown(f"## Near miss (wrong): {m.name}\n\nLoses: {lost}.\n\n```\n{steps}\n```", color=c))
     return EXIT_OK
 
 
@@ -244,7 +256,6 @@ def _out_dir(args) -> None:
 
 
 def _finish(args, run) -> int:
-    from grader.report.terminal import render_run
     from grader.scoring import exit_code
 
     if args.out:
@@ -255,19 +266,26 @@ def _finish(args, run) -> int:
     if args.json:
         print(run.to_json())
     else:
+        from grader.report.terminal import render_run
+
         print(render_run(run, color=color()))
     return exit_code(run)
 
 
 def cmd_check(args) -> int:
-    from grader.lifecycle import check_tasks, render
+    from grader import packcache
+    from grader.transport import Pool
+
+    inventory = inventory_from(args)
+    pack, specs = load(args, args.ref, args.task, inventory=inventory)
+    tasks = packcache.render(pack, specs, seed=args.seed, inventory=inventory)
+    _out_dir(args)
+    pool = Pool(inventory)
+    pool.warm(c.host for t in tasks for c in t.checks)     # the handshakes overlap what follows
+    from grader.lifecycle import check_tasks
     from grader.runner import Runner
 
-    pack, specs = load(args, args.ref, args.task)
-    inventory = inventory_from(args)
-    tasks = render(pack, specs, seed=args.seed, inventory=inventory)
-    _out_dir(args)
-    with Runner(inventory) as runner:
+    with Runner(inventory, pool=pool) as runner:
         run = check_tasks(runner, pack, tasks, seed=args.seed)
     return _finish(args, run)
 
