@@ -4,15 +4,17 @@
 needs on its host; `evaluate(check, result)` turns that command's result into an
 Outcome (PASS/FAIL/ERROR with expected and actual in words).  Kube checks run the
 real kubectl on the kube host, so kubectl's own jsonpath semantics apply; a kubectl
-that cannot reach an apiserver gives ERROR, a NotFound answer is a plain fact.
+that cannot reach an apiserver gives ERROR, a NotFound answer is a plain fact.  A run
+or script check whose stderr shows kubectl failing to get any answer is an ERROR too
+(grader.kubeerrors tells those faults apart).
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
 
+from grader.kubeerrors import RUN_KINDS, classify, last_word, not_found
 from grader.batch import CHECK_HEAD, CHECK_TAIL
 from grader.matchers import describe, describe_exit, excerpt, exit_holds, holds
 from grader.model import Check
@@ -21,15 +23,6 @@ from grader.transport.base import CommandResult, quote
 
 CONTENT_LIMIT = 1024 * 1024
 ABSENT = "@@grader:absent"
-# only the apiserver saying so: "context ... not found" or "kubectl: command not found" are not facts
-NOT_FOUND = re.compile(r"^Error from server \(NotFound\):", re.MULTILINE)
-# kubectl answers that mean the cluster, not the candidate, is the problem
-KUBE_ENV_ERRORS = re.compile(
-    r"Unable to connect to the server|The connection to the server .* was refused|couldn't get current server API"
-    r"|no configuration has been provided|dial tcp|i/o timeout|TLS handshake|connection refused|no such host"
-    r"|Unauthorized|x509:|context deadline exceeded|the server is currently unable", re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class Outcome:
     status: str
@@ -96,14 +89,28 @@ def _kube_command(check: Check, inventory) -> str:
     return " ".join(parts)
 
 
-def evaluate(check: Check, result: CommandResult) -> Outcome:
+def evaluate(check: Check, result: CommandResult, *, names: dict | None = None) -> Outcome:
+    """`names` maps host addresses to host names, for the messages about kubectl's faults."""
     if check.kind == "file":
         outcome = _evaluate_file(check, result)
     elif check.kind == "kube":
-        outcome = _evaluate_kube(check, result)
+        outcome = _evaluate_kube(check, result, names)
     else:
-        outcome = _evaluate_command(check, result)
+        outcome = _unjudged_kubectl(check, result, names) or _evaluate_command(check, result)
     return _with_cuts(outcome, result)
+
+
+def _unjudged_kubectl(check: Check, r: CommandResult, names) -> Outcome | None:
+    """A run or script check whose stderr shows, in kubectl's own words, that kubectl could not
+    get an answer (apiserver refused, timed out, kubeconfig unreadable...): whatever its
+    verdict would be (an `exit: 1` or a `not` matcher can pass on a dead cluster), the check
+    was not judged.  A check about kubectl's connection itself judges it in its stdout (2>&1)."""
+    problem = classify(r.stderr, names=names)
+    if problem is None or problem.kind not in RUN_KINDS:
+        return None
+    return Outcome(ERROR, _expected_of(check), f"exit code {r.exit_code}; stderr "
+                   f"{_shown(check, last_word(r.stderr))}",
+                   f"kubectl in this check on {check.host} could not get an answer: {problem.text()}")
 
 
 def _with_cuts(o: Outcome, r: CommandResult) -> Outcome:
@@ -221,18 +228,7 @@ def _kube_name(check: Check) -> str:
     return what
 
 
-KLOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")
-
-
-def _kubectl_cause(stderr: str) -> str:
-    """kubectl's own last word ("The connection to the server ... was refused"), not the
-    klog lines (E1126 12:00:00 ... memcache.go ...) it prints before it."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    plain = [ln for ln in lines if not KLOG_LINE.match(ln)]
-    return (plain or lines or [""])[-1]
-
-
-def _evaluate_kube(check: Check, r: CommandResult) -> Outcome:
+def _evaluate_kube(check: Check, r: CommandResult, names=None) -> Outcome:
     e = check.expect
     expected = _expected_of(check)
     what = _kube_name(check)
@@ -240,14 +236,16 @@ def _evaluate_kube(check: Check, r: CommandResult) -> Outcome:
         return Outcome(ERROR, expected, "kubectl: command not found",
                        f"kubectl is not installed on {check.host}, the kube host")
     if r.exit_code != 0:
-        if NOT_FOUND.search(r.stderr) and not KUBE_ENV_ERRORS.search(r.stderr):
+        if not_found(r.stderr):     # the apiserver's answer: a fact
             if not e.get("exists", True):
                 return Outcome(PASS, expected, f"{what} not found")
             return Outcome(FAIL, expected, f"{what} not found")
-        cause = _kubectl_cause(r.stderr)
-        return Outcome(ERROR, expected, f"kubectl exit code {r.exit_code}: {excerpt(cause, 300)}",
-                       f"kubectl on {check.host} could not answer: {excerpt(cause, 200)} "
-                       "(is the apiserver up and the kubeconfig right? try `kubectl get nodes` there)")
+        said = last_word(r.stderr)
+        problem = classify(r.stderr, names=names)
+        cause = problem.text() if problem else (f"{excerpt(said, 200)} (is the apiserver up and the kubeconfig "
+                                                "right? try `kubectl get nodes` there)")
+        return Outcome(ERROR, expected, f"kubectl exit code {r.exit_code}: {excerpt(said, 300)}",
+                       f"kubectl on {check.host} could not answer: {cause}")
     # by name, exit 0 means it exists; by selector without jsonpath, `-o name` lists the matches
     # (with a jsonpath a selector yields a List, possibly empty, and the jsonpath decides)
     exists = bool(r.stdout.strip()) if (check.target.get("selector") and "jsonpath" not in e) else True

@@ -299,7 +299,10 @@ def check(store: Store, refs=(), *, inventory_flag=None):
 
 def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     """Grade every task of the drill; returns (run, results folder).  Safe to repeat
-    after a crash: the hand-in time and the results folder stay those of the first try."""
+    after a crash: the hand-in time and the results folder stay those of the first try.
+    A grade with checks the environment kept from being judged (ERROR: apiserver down, a
+    host unreachable) leaves the drill handed in but not graded, and out of the history:
+    once the environment is fixed, `drill grade` again gives the verdicts."""
     from grader.lifecycle import check_tasks, task_result, unjudged
     from grader.report import write_report_dir
     from grader.runner import Runner
@@ -313,7 +316,7 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
         if s.phase == SETTING_UP and not s.interrupted():     # `drill start` is still setting it up
             raise DrillError(f"the drill of {s.pack_name} is still being set up by `grader drill start` "
                              f"(process {s.pid}); grade it when the task sheet is printed")
-        if s.phase == GRADING and not s.interrupted():        # another `drill grade` is at work
+        if s.phase == GRADING and s.pid and not s.interrupted():   # another `drill grade` is at work
             raise DrillError(f"the drill of {s.pack_name} is being graded by process {s.pid}; "
                              "wait for its report")
         s.submitted = s.submitted or iso(utcnow())
@@ -341,10 +344,12 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
         t.time_spent = session.time_spent(t.id)
     out = store.results_dir(session)
     write_report_dir(run, out)
-    store.append_history(history_entry(session, run, out))
+    again = unjudged_checks(graded.values())
+    if not again:
+        store.append_history(history_entry(session, run, out))
 
-    def done(s: Session):
-        s.phase, s.results = GRADED, str(out)
+    def done(s: Session):       # with ERRORs it stays handed in, not graded: `drill grade` again
+        s.phase, s.results = (GRADING if again else GRADED), str(out)
         s.release()
     try:
         store.update(done, owner=me)
@@ -352,6 +357,12 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
         exc.message = f"graded, results in {out}; but {exc.message}"
         raise
     return run, out
+
+
+def unjudged_checks(task_results) -> int:
+    """Checks the environment kept from being judged (ERROR) in the tasks that were graded: while
+    there are any, the drill stays handed in (its hand-in time fixed) and `drill grade` may run again."""
+    return sum(c.status == "ERROR" for t in task_results for c in t.checks)
 
 
 def _not_begun_result(session: Session, task):

@@ -289,9 +289,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from grader.drill import grade
+    from grader.drill import grade, unjudged_checks
     from grader.report.terminal import render_run
     from grader.scoring import exit_code
+    from grader.session import GRADING
 
     run, out = grade(_store(), inventory_flag=args.inventory, warn=_warn, say=_err)
     if args.json:
@@ -301,6 +302,10 @@ def cmd_grade(args) -> int:
         print(render_run(run, color=color()), end="")
         print(f"results: {out}")
         print(f"report: {out / 'report.html'}")
+    left = _store().load()
+    if left and left.phase == GRADING and left.results == str(out):
+        _err(f"{unjudged_checks(run.tasks)} check(s) could not be judged (ERROR): the drill stays handed in "
+             f"at {run.ended}, not graded; fix the environment and run `grader drill grade` again")
     return exit_code(run)
 
 

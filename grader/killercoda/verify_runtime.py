@@ -1,7 +1,8 @@
-"""The python3 program of an exported verify.sh: grader's own `grader/matchers.py` and
-`grader/checks.py`, the rendered checks and the commands `checks.command_for` gives, each run
-as grader runs a check (with `bash -c`, stdin /dev/null, in the login folder; node01's over
-ssh), with `within` retries.  A check that cannot reach its host is an ERROR.
+"""The python3 program of an exported verify.sh: grader's own `grader/matchers.py`,
+`grader/kubeerrors.py` and `grader/checks.py`, the rendered checks and the commands
+`checks.command_for` gives, each run as grader runs a check (with `bash -c`, stdin /dev/null,
+in the login folder; node01's over ssh), with `within` retries.  A check that cannot reach
+its host is an ERROR.
 
 Timeouts: a check runs under `timeout` only when its task.yaml sets `timeout` itself (past it,
 an ERROR, as in grader).  The export adds no limit of its own: killercoda re-runs verify until
@@ -133,11 +134,12 @@ def _module_body(module) -> str:
 
 
 def runtime_parts() -> tuple[str, str]:
-    from grader import checks, matchers, results
+    from grader import checks, kubeerrors, matchers, results
 
     prelude = RUNTIME_PRELUDE % {"statuses": repr((results.PASS, results.FAIL, results.ERROR)),
                                  "timeout_codes": VERIFY_TIMEOUT_CODES, "grace": VERIFY_KILL_GRACE}
     body = ("# ---- grader/matchers.py ----\n" + _module_body(matchers)
+            + "\n# ---- grader/kubeerrors.py ----\n" + _module_body(kubeerrors)
             + "\n# ---- grader/checks.py ----\n" + _module_body(checks))
     return prelude, body
 
