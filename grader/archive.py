@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import ArchiveError, PackError
-from grader.session import HOME_ENV, grader_home
+from grader.home import HOME_ENV, grader_home
 
 FORMAT = "grader-pack/1"
 MANIFEST = "MANIFEST.json"

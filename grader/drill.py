@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.errors import DrillError, DrillSuperseded, GraderError
+from grader.holder import control as holder
 from grader.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, RUNNING, SETTING, SETTING_UP, STAGED,
                             Session,
                             Store, choose, iso, new_seed, new_session, utcnow)
@@ -54,7 +55,7 @@ def _say(say):
 
 def resolve_inventory(flag: str | None, *, trust_on_first_use: bool = False):
     """(inventory, absolute path of its file or None for the built-in layout)."""
-    from grader.inventory import resolve
+    from grader.packcache import resolve_inventory as resolve
 
     inventory = resolve(flag)
     if trust_on_first_use:
@@ -65,9 +66,8 @@ def resolve_inventory(flag: str | None, *, trust_on_first_use: bool = False):
 
 def open_session(session: Session, *, inventory_flag: str | None = None, trust_on_first_use: bool = False,
                  warn=None):
-    """(pack, inventory, {task id: Task}) for a session, rendered with its seed."""
-    from grader.lifecycle import render
-    from grader.loader import load_pack
+    """(pack, inventory, {task id: Task}) for a session, rendered with its seed (grader.packcache)."""
+    from grader.packcache import load as load_pack, render
 
     inventory, _ = resolve_inventory(inventory_flag or session.inventory,
                                      trust_on_first_use=trust_on_first_use or session.trust_on_first_use)
@@ -157,6 +157,8 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
         s.phase = RUNNING
         s.release()
     session = store.update(running, owner=me)
+    holder.start(store.home, session.id, inventory, inventory_flag=session.inventory,
+                 trust_on_first_use=trust_on_first_use)
     return session, pack, tasks
 
 
@@ -250,7 +252,7 @@ def begin(store: Store, ref: str, *, inventory_flag=None, say=None) -> tuple:
     store.update(claim, drill=session.id)
     say(f"task {n} ({task_id}): setting up")
     try:
-        with Runner(inventory) as runner:
+        with Runner(inventory, pool=holder.for_drill(store, session, inventory, inventory_flag)) as runner:
             runner.run_steps(task, "reset")
             runner.run_steps(task, "setup")
     except (GraderError, KeyboardInterrupt) as exc:
@@ -277,7 +279,7 @@ def check(store: Store, refs=(), *, inventory_flag=None):
     ids = [session.task_id(r) for r in refs] or list(session.tasks)
     pack, inventory, tasks = open_session(session, inventory_flag=inventory_flag)
     ready = [i for i in ids if session.setup.get(i) != STAGED]
-    with Runner(inventory) as runner:
+    with Runner(inventory, pool=holder.for_drill(store, session, inventory, inventory_flag)) as runner:
         run = check_tasks(runner, pack, [tasks[i] for i in ready], mode="check", seed=session.seed)
     checked = {t.id: t for t in run.tasks}
     run.tasks = [checked.get(i) or _not_begun_result(session, tasks[i]) for i in ids]
@@ -330,8 +332,10 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     pack, inventory, tasks = open_session(session, inventory_flag=inventory_flag, warn=warn)
     ready = [tasks[t] for t in session.tasks if session.setup.get(t) == DONE]
     say(f"grading {len(ready)} task(s) of {pack.name}")
-    with Runner(inventory) as runner:
+    with Runner(inventory, pool=holder.for_drill(store, session, inventory, inventory_flag,
+                                                 start_if_missing=False)) as runner:
         run = check_tasks(runner, pack, ready, mode=session.mode, seed=session.seed)
+    holder.stop(store.home)                     # handed in: the drill's connections are done
     graded = {t.id: t for t in run.tasks}
     run.tasks = [graded.get(t) or (_not_begun_result(session, tasks[t]) if session.setup.get(t) == STAGED else
                                    task_result(tasks[t], unjudged(tasks[t], NOT_SET_UP), error=NOT_SET_UP))
@@ -391,9 +395,11 @@ def abort(store: Store, *, inventory_flag=None, say=None) -> list[str]:
         _, inventory, tasks = open_session(session, inventory_flag=inventory_flag)
     except GraderError as exc:
         store.clear()
+        holder.stop(store.home)
         return [f"could not reset the tasks: {exc}"]
     touched = [t for t in tasks.values() if session.setup.get(t.id) != STAGED]   # staged: never set up
     say(f"resetting {len(touched)} task(s)")
     problems = _reset_quietly(inventory, touched)
     store.clear()
+    holder.stop(store.home)
     return problems

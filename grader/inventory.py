@@ -89,15 +89,19 @@ def killercoda_default() -> Inventory:
 
 def resolve(flag: str | None = None, *, cwd: Path | None = None, env=None) -> Inventory:
     """Find and load the inventory following the documented resolution order."""
+    path = locate(flag, cwd=cwd, env=env)
+    return killercoda_default() if path is None else load(path)
+
+
+def locate(flag: str | None = None, *, cwd: Path | None = None, env=None) -> Path | None:
+    """The inventory file the resolution order picks; None for the built-in layout."""
     env = os.environ if env is None else env
     if flag:
-        return load(Path(flag))
+        return Path(flag)
     if env.get(ENV_VAR):
-        return load(Path(env[ENV_VAR]))
+        return Path(env[ENV_VAR])
     local = (cwd or Path.cwd()) / DEFAULT_FILE
-    if local.is_file():
-        return load(local)
-    return killercoda_default()
+    return local if local.is_file() else None
 
 
 def load(path: Path) -> Inventory:

@@ -18,13 +18,18 @@ def now_iso() -> str:
 def render(pack: Pack, specs, *, seed: int, inventory) -> list[Task]:
     from grader.templating import render_task
 
+    check_hosts(pack, inventory)
+    return [render_task(s, seed=seed, inventory=inventory) for s in specs]
+
+
+def check_hosts(pack: Pack, inventory) -> None:
+    """InventoryError unless the inventory has every host the pack needs."""
     missing = [r for r in pack.hosts if r not in inventory.hosts]
     if missing:
         from grader.errors import InventoryError
 
         raise InventoryError(f"{pack.dir / 'pack.yaml'}: hosts: pack {pack.name} needs host(s) {', '.join(missing)} "
                              f"that the inventory {inventory.source} lacks (it has: {', '.join(sorted(inventory.hosts))})")
-    return [render_task(s, seed=seed, inventory=inventory) for s in specs]
 
 
 def task_result(task: Task, checks: list[CheckResult], *, error: str = "") -> TaskResult:

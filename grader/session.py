@@ -32,9 +32,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from grader.errors import DrillError, DrillSuperseded, UsageError
+from grader.home import grader_home
 
 SCHEMA = "grader-drill/1"
-HOME_ENV = "GRADER_HOME"
 SETTING_UP, RUNNING, GRADING, GRADED = "setting-up", "running", "grading", "graded"
 ACTIVE = (SETTING_UP, RUNNING, GRADING)       # a session in these phases blocks a new start
 MODES = ("exam", "training")
@@ -293,11 +293,6 @@ def new_seed() -> int:
 
 
 # --- files ---------------------------------------------------------------------
-
-
-def grader_home() -> Path:
-    """GRADER_HOME, else ~/.grader: the drill state here, and the pack archive cache (grader.archive)."""
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".grader")
 
 
 def write_atomic(path: Path, text: str) -> None:

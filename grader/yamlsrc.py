@@ -13,18 +13,9 @@ from pathlib import Path
 import yaml
 
 from grader.errors import PackError
+from grader.lines import LineDict, LineList
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
-
-
-class LineDict(dict):
-    lines: dict
-    line: int | None = None
-
-
-class LineList(list):
-    lines: dict
-    line: int | None = None
 
 
 class _Loader(yaml.SafeLoader):

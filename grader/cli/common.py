@@ -24,9 +24,9 @@ def add_seed(parser, default=0) -> None:
 
 
 def inventory_from(args):
-    from grader.inventory import resolve
+    from grader.packcache import resolve_inventory
 
-    inv = resolve(getattr(args, "inventory", None))
+    inv = resolve_inventory(getattr(args, "inventory", None))
     if getattr(args, "trust_on_first_use", False):
         inv = inv.with_trust_on_first_use()
     return inv
@@ -48,12 +48,13 @@ def split_ref(ref: str, task_opt: str | None = None):
     return head, [tail]
 
 
-def load(args, ref: str, task_opt: str | None = None):
-    """(pack, [TaskSpec]) for a reference, with the inventory's facts for the trial render."""
-    from grader.loader import load_pack
+def load(args, ref: str, task_opt: str | None = None, *, inventory=None):
+    """(pack, [TaskSpec]) for a reference, with the inventory's facts for the trial render
+    (from the pack cache while no file of the pack changed: grader.packcache)."""
+    from grader import packcache
 
     pack_ref, ids = split_ref(ref, task_opt)
-    pack = load_pack(pack_ref, inventory=inventory_from(args))
+    pack = packcache.load(pack_ref, inventory=inventory or inventory_from(args))
     specs = [pack.task(i) for i in ids] if ids else list(pack.tasks)
     return pack, specs
 

@@ -67,8 +67,12 @@ class Pool:
     `get()` is thread-safe: concurrent calls for the same role wait for one
     connection; different roles connect in parallel.  A jump host is opened
     through the pool too, so its connection is shared.  A failed connect is not
-    cached: the next `get()` tries again.  `close()` closes every transport
-    (dependents before their jump hosts); call it once the work is done.
+    cached: the next `get()` tries again.  `warm(roles)` connects in background
+    threads right away (the handshakes, and the host's own set-up after the login,
+    overlap what the caller does meanwhile); a `get()` waits for a connect under way,
+    and a failed background connect is raised by the next `get()` of that role, once
+    (so a host that is down costs one connect timeout, not two).  `close()` closes
+    every transport (dependents before their jump hosts); call it once the work is done.
     """
 
     def __init__(self, inventory: Inventory):
@@ -76,8 +80,24 @@ class Pool:
         self._lock = threading.Lock()
         self._role_locks: dict[str, threading.Lock] = {}
         self._open: dict[str, Transport] = {}  # in opening order
+        self._failed: dict[str, BaseException] = {}   # a background connect's error, for the next get()
 
     def get(self, role: str) -> Transport:
+        return self._get(role, remember=False)
+
+    def warm(self, roles) -> None:
+        """Start connecting to these hosts (those not open yet) in the background."""
+        for role in dict.fromkeys(roles):
+            if role in self.inventory.hosts and role not in self._open:
+                threading.Thread(target=self._warm, args=(role,), daemon=True, name=f"grader-warm-{role}").start()
+
+    def _warm(self, role: str) -> None:
+        try:
+            self._get(role, remember=True)
+        except Exception:   # kept in _failed for the next get()
+            pass
+
+    def _get(self, role: str, *, remember: bool) -> Transport:
         spec = self.inventory.host(role)
         with self._lock:
             if role in self._open:
@@ -87,9 +107,18 @@ class Pool:
             with self._lock:
                 if role in self._open:
                     return self._open[role]
+                failed = self._failed.pop(role, None)
+            if failed is not None and not remember:
+                raise failed
             check_jump_chain(self.inventory, spec)  # before recursing: a loop would deadlock
-            jump = self.get(spec.jump) if spec.transport == "ssh" and spec.jump else None
-            transport = connect(spec, self.inventory, jump=jump)
+            try:
+                jump = self.get(spec.jump) if spec.transport == "ssh" and spec.jump else None
+                transport = connect(spec, self.inventory, jump=jump)
+            except Exception as exc:
+                if remember:
+                    with self._lock:
+                        self._failed[role] = exc
+                raise
             with self._lock:
                 self._open[role] = transport
             return transport

@@ -29,9 +29,18 @@ import logging
 import os
 import select
 import socket
+import sys
 import threading
 import time
-import paramiko
+
+if "invoke" not in sys.modules:     # paramiko.config imports invoke (a third of paramiko's import
+    sys.modules["invoke"] = None    # time) for ssh_config's `Match exec` only, which grader never reads
+    try:
+        import paramiko
+    finally:
+        del sys.modules["invoke"]
+else:
+    import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLost, HostStalled
