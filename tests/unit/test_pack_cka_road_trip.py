@@ -59,12 +59,13 @@ EXPECTED = {
     ("namespace-not-found", "rolling"): "PPF",
     ("namespace-not-found", "terminating"): "FFF",
     ("namespace-not-found", "fixed"): "PPP",
-    # no localhost | kubernetes Service | log healthz=ok
-    ("apiserver-from-pod", "broken"): "FFF",
-    ("apiserver-from-pod", "host-network"): "FFP",
-    ("apiserver-from-pod", "fixed"): "PPP",
-    ("apiserver-from-pod", "fixed-env"): "PPP",
-    ("apiserver-from-pod", "fixed-clusterip"): "PPP",
+    # no localhost | kubernetes Service | no -k | log healthz=ok
+    ("apiserver-from-pod", "broken"): "FFPF",
+    ("apiserver-from-pod", "host-network"): "FFPP",
+    ("apiserver-from-pod", "insecure"): "PPFP",
+    ("apiserver-from-pod", "fixed"): "PPPP",
+    ("apiserver-from-pod", "fixed-env"): "PPPP",
+    ("apiserver-from-pod", "fixed-clusterip"): "PPPP",
     # taint kept | toleration | desired=scheduled=ready=nodes | ready pod on the control plane
     ("control-plane-toleration", "broken"): "PFFF",
     ("control-plane-toleration", "rolling"): "PPFF",

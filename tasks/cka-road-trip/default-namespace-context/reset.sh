@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Give the kubectl context back the namespace it had before setup (or none), make that
-# context current again, and delete the task's namespace.  Safe to run twice.
+# context current again, delete a context the candidate named after the namespace, and
+# delete the task's namespace.  Safe to run twice.
 set -euo pipefail
 saved=/var/tmp/cka-road-trip/default-namespace-context.saved
 ns="${NS:?NS is not set}"
@@ -13,6 +14,10 @@ if [[ -f $saved ]]; then
     kubectl config set-context "$context" --namespace="$namespace"
   else
     kubectl config unset "contexts.$context.namespace"
+  fi
+  # a context named after the namespace is the candidate's (setup makes none)
+  if [[ $ns != "$context" ]] && kubectl config get-contexts -o name | grep -qxF -- "$ns"; then
+    kubectl config delete-context "$ns"
   fi
   rm -f "$saved"
   rmdir --ignore-fail-on-non-empty "$(dirname "$saved")"
