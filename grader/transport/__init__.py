@@ -86,10 +86,14 @@ class Pool:
         return self._get(role, remember=False)
 
     def warm(self, roles) -> None:
-        """Start connecting to these hosts (those not open yet) in the background."""
-        for role in dict.fromkeys(roles):
-            if role in self.inventory.hosts and role not in self._open:
-                threading.Thread(target=self._warm, args=(role,), daemon=True, name=f"grader-warm-{role}").start()
+        """Start connecting to these hosts (those not open yet) in the background.  The ssh
+        transport (paramiko) is imported here first, so that the threads go straight to the
+        network instead of sharing the interpreter with the caller's work while they import."""
+        roles = [r for r in dict.fromkeys(roles) if r in self.inventory.hosts and r not in self._open]
+        if any(self.inventory.hosts[r].transport == "ssh" for r in roles):
+            import grader.transport.ssh  # noqa: F401
+        for role in roles:
+            threading.Thread(target=self._warm, args=(role,), daemon=True, name=f"grader-warm-{role}").start()
 
     def _warm(self, role: str) -> None:
         try:
