@@ -17,7 +17,7 @@ import pytest
 pytestmark = [pytest.mark.lab, pytest.mark.kube]
 
 REPO = Path(__file__).resolve().parents[2]
-JOBS = os.environ.get("GRADER_TEST_VALIDATE_JOBS", "3")
+JOBS = os.environ.get("GRADER_TEST_VALIDATE_JOBS", "4")
 
 
 def grader(*args, home: Path | None = None, timeout: float = 3600) -> subprocess.CompletedProcess:
