@@ -3,6 +3,10 @@ breaks every task, the reference solution and every alternative fix it, every ne
 loses exactly the checks it names), and the whole mock exam as a candidate drills it.
 
 Slow (minutes): these are the proof that a cluster task works, which no unit test gives.
+
+The mock exam's two tests run only with GRADER_TEST_MOCK_EXAM=1 for now: validating its 20
+tasks with their variants takes about 40 minutes here (six exclusive tasks run one at a
+time), which does not fit CI's hour next to the rest; bench/README.md has the figures.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.kube]
 
 REPO = Path(__file__).resolve().parents[2]
 JOBS = os.environ.get("GRADER_TEST_VALIDATE_JOBS", "4")
+MOCK_EXAM = pytest.mark.skipif(os.environ.get("GRADER_TEST_MOCK_EXAM") != "1",
+                               reason="the mock exam's 40 minutes run with GRADER_TEST_MOCK_EXAM=1")
 
 
 def grader(*args, home: Path | None = None, timeout: float = 3600) -> subprocess.CompletedProcess:
@@ -46,7 +52,8 @@ def variants(results: dict) -> dict[str, set[str]]:
     return {t["id"]: {c.get("kind", "") for c in t["checks"]} for t in results["tasks"]}
 
 
-@pytest.mark.parametrize("pack, at_least", [("cka-road-trip", 9), ("cka-mock-exam", 17)])
+@pytest.mark.parametrize("pack, at_least", [("cka-road-trip", 9),
+                                            pytest.param("cka-mock-exam", 17, marks=MOCK_EXAM)])
 def test_a_cluster_pack_validates_on_the_real_cluster(kube_lab, tmp_path, pack, at_least):
     results = validated(kube_lab, pack, tmp_path / "results")
     assert len(results["tasks"]) >= at_least
@@ -55,6 +62,7 @@ def test_a_cluster_pack_validates_on_the_real_cluster(kube_lab, tmp_path, pack, 
     assert set(nodes_ready(kube_lab).values()) == {"True"}, "validate left a node NotReady"
 
 
+@MOCK_EXAM
 def test_the_whole_mock_exam_half_solved_scores_about_half_with_a_domain_chart(kube_lab, tmp_path):
     """A candidate's exam: every task set up (the exclusive ones staged), the reference
     solutions of every other task (a staged one begun first), one grade."""
