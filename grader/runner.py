@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from grader import batch, kubebatch, kubehealth
+from grader import batch, kubehealth
 from grader.checks import Outcome, command_for, error, evaluate, exports, kube_env
 from grader.errors import CommandTimedOut, ConnectionLost, HostStalled, StepFailed, TransportError
 from grader.matchers import excerpt
@@ -38,11 +38,10 @@ class _Pending:
 
 
 class Runner:
-    def __init__(self, inventory, pool=None, *, progress=None, kube_batches: bool = True):
+    def __init__(self, inventory, pool=None, *, progress=None):
         from grader.transport import Pool
 
         self.inventory = inventory
-        self.kube_batches = kube_batches     # False: one kubectl per kube check (the bench's baseline)
         self.pool = pool or Pool(inventory)
         self.progress = progress or (lambda message: None)
 
@@ -140,21 +139,7 @@ class Runner:
             todo = [p for p in todo if p.check.kind != "kube"]
             if not todo:
                 return
-        groups = kubebatch.plan([p.check for p in todo], batch.new_nonce()) if self.kube_batches else None
-        keys = groups.keys if groups else set()
-        grouped = [p for p in todo if p.check.key in keys]
-        singles = [p for p in todo if p.check.key not in keys]
-        redo = self._run(host, singles, grouped, groups, health)
-        if redo:        # what the batched kubectl could not vouch for: one kubectl per check, as ever
-            self._run(host, redo, [], None, health, counted=True)
-
-    def _run(self, host: str, todo: list[_Pending], grouped: list[_Pending], groups, health, *,
-             counted: bool = False) -> list[_Pending]:
-        """One round trip: `todo` one command each, `grouped` (kube checks) through the
-        `groups`' kubectl calls (grader.kubebatch).  Returns the grouped checks to run alone."""
         items = [batch.Item(p.check.key, p.command, p.check.timeout) for p in todo]
-        if grouped:
-            items.append(batch.Item(groups.key, kubebatch.command(groups, self.inventory), groups.timeout))
         nonce = batch.new_nonce()
         script = batch.build(items, nonce)
         out, err = batch.Frames(nonce, items), batch.Frames(nonce, items)
@@ -171,30 +156,32 @@ class Runner:
         except (ConnectionLost, CommandTimedOut, HostStalled) as exc:
             lost = exc
         except TransportError as exc:
-            for p in todo + grouped:
-                p.attempts += 0 if counted else 1
+            for p in todo:
+                p.attempts += 1
                 p.outcome = error(p.check, f"{exc}{'' if exc.hint else ' (check the host and the inventory)'}")
-            return []
+            return
         framed = batch.collect(out, err, items)
-        split, gone = None, grouped and groups.key not in framed
-        if gone:                # the host failed the whole item: its checks share its fate
-            for p in grouped:
-                p.attempts += 0 if counted else 1
-                p.outcome = error(p.check, self._unanswered(host, lost, out, groups.key, groups.timeout))
-        elif grouped:
-            f = framed[groups.key]
-            if not f.timed_out and f.exit_code == 0 and not f.stdout_cut:
-                split = kubebatch.split(groups, f.stdout)
-        redo = [] if gone else [p for p in grouped if split is None or p.check.key not in split]
-        for p in todo + [p for p in grouped if split and p.check.key in split]:
-            p.attempts += 0 if counted else 1
-            if p.check.key in (split or {}):
-                code, stdout, stderr = split[p.check.key]
-                f = batch.Framed(p.check.key, code, stdout, stderr, framed[groups.key].duration, False)
-            else:
-                f = framed.get(p.check.key)
+        for p in todo:
+            p.attempts += 1
+            f = framed.get(p.check.key)
             if f is None:
-                p.outcome = error(p.check, self._unanswered(host, lost, out, p.check.key, p.check.timeout))
+                if isinstance(lost, HostStalled) and out.current == p.check.key:
+                    why = (f"host {host} stopped answering while this check ran (no result "
+                           f"{batch.allowance(p.check.timeout):g}s after it started, past its "
+                           f"{p.check.timeout:g}s timeout): is it frozen or overloaded?")
+                elif isinstance(lost, HostStalled):
+                    why = f"host {host} stopped answering during grading, before this check's result came back"
+                elif isinstance(lost, ConnectionLost):  # lost's own text is about the batch wrapper command
+                    why = f"host {host}: the connection dropped during grading, before this check's result came back"
+                elif isinstance(lost, CommandTimedOut):
+                    why = (f"host {host}: the grading pass ran past its {lost.timeout:g}s budget before this "
+                           "check's result came back")
+                elif isinstance(lost, str):
+                    why = f"host {host}: {lost}"
+                else:
+                    why = f"host {host}: no result came back for this check"
+                p.outcome = error(p.check, f"{why} (check that the host is up, e.g. `grader lab status`, "
+                                           "then grade again)")
                 continue
             p.duration = f.duration
             if f.timed_out:
@@ -208,26 +195,3 @@ class Runner:
             why = kubehealth.stale(p.check, health) if p.outcome.status == FAIL else None
             if why:
                 p.outcome = Outcome(ERROR, p.outcome.expected, p.outcome.actual, why)
-        for p in redo:
-            p.attempts += 0 if counted else 1
-        return redo
-
-    @staticmethod
-    def _unanswered(host: str, lost, out, key: str, timeout: float) -> str:
-        """Why no result came back for the command `key` of a batch."""
-        if isinstance(lost, HostStalled) and out.current == key:
-            why = (f"host {host} stopped answering while this check ran (no result "
-                   f"{batch.allowance(timeout):g}s after it started, past its "
-                   f"{timeout:g}s timeout): is it frozen or overloaded?")
-        elif isinstance(lost, HostStalled):
-            why = f"host {host} stopped answering during grading, before this check's result came back"
-        elif isinstance(lost, ConnectionLost):  # lost's own text is about the batch wrapper command
-            why = f"host {host}: the connection dropped during grading, before this check's result came back"
-        elif isinstance(lost, CommandTimedOut):
-            why = (f"host {host}: the grading pass ran past its {lost.timeout:g}s budget before this "
-                   "check's result came back")
-        elif isinstance(lost, str):
-            why = f"host {host}: {lost}"
-        else:
-            why = f"host {host}: no result came back for this check"
-        return f"{why} (check that the host is up, e.g. `grader lab status`, then grade again)"
