@@ -70,12 +70,14 @@ def _file_command(check: Check) -> str:
             f"else echo {ABSENT}; exit 0; fi; {meta}{content}")
 
 
+def kubectl_prefix(inventory) -> str:
+    """kubectl as the inventory runs it on the kube host: its command, and --kubeconfig when set."""
+    return inventory.kubectl + (f" --kubeconfig {quote(inventory.kubeconfig)}" if inventory.kubeconfig else "")
+
+
 def _kube_command(check: Check, inventory) -> str:
     spec = check.target
-    parts = [inventory.kubectl]
-    if inventory.kubeconfig:
-        parts += ["--kubeconfig", quote(inventory.kubeconfig)]
-    parts += ["get", quote(spec["resource"])]
+    parts = [kubectl_prefix(inventory), "get", quote(spec["resource"])]
     if spec.get("name"):
         parts.append(quote(spec["name"]))
     if spec.get("namespace"):

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import time
 
+from grader.checks import kubectl_prefix
 from grader.errors import EnvironmentProblem, TransportError
+from grader.kubehealth import READY
 from grader.matchers import excerpt
 from grader.transport.base import quote
 
 REQUEST_TIMEOUT = 10            # seconds kubectl waits for the apiserver
 WAIT_AFTER_EXCLUSIVE = 180.0    # seconds an exclusive task's reset gets to bring every node back to Ready
 POLL = 5.0
-_READY = '{.status.conditions[?(@.type=="Ready")]'
-JSONPATH = f'{{range .items[*]}}{{.metadata.name}}{{"\\t"}}{_READY}.status}}{{"\\t"}}{_READY}.reason}}{{"\\n"}}{{end}}'
+JSONPATH = f'{{range .items[*]}}{{.metadata.name}}{{"\\t"}}{READY}.status}}{{"\\t"}}{READY}.reason}}{{"\\n"}}{{end}}'
 
 
 class ClusterUnhealthy(EnvironmentProblem):
@@ -28,8 +29,8 @@ class ClusterUnhealthy(EnvironmentProblem):
 
 
 def command(inventory) -> str:
-    kubectl = inventory.kubectl + (f" --kubeconfig {quote(inventory.kubeconfig)}" if inventory.kubeconfig else "")
-    return f"{kubectl} get nodes --request-timeout={REQUEST_TIMEOUT}s -o {quote('jsonpath=' + JSONPATH)}"
+    return (f"{kubectl_prefix(inventory)} get nodes --request-timeout={REQUEST_TIMEOUT}s "
+            f"-o {quote('jsonpath=' + JSONPATH)}")
 
 
 def problem(exit_code: int, stdout: str, stderr: str) -> str | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from grader.checks import kubectl_prefix
 from grader.kubeerrors import KubeProblem, classify
 from grader.transport.base import quote
 
@@ -30,6 +31,7 @@ WORKLOADS = {"deployment", "deployments", "deploy", "daemonset", "daemonsets", "
              "rs", "statefulset", "statefulsets", "sts", "job", "jobs", "replicationcontroller", "rc"}
 NODE_LINE = re.compile(r"^N\t(\S+)\t(\S*)\t(\S*)\t(.*)$")
 POD_LINE = re.compile(r"^P\t(\S+)\t(\S+)\t(\S+)$")
+READY = '{.status.conditions[?(@.type=="Ready")]'     # a node's Ready condition, in kubectl's jsonpath
 
 
 @dataclass
@@ -45,9 +47,8 @@ class Health:
 def command(inventory, timeout: int = REQUEST_TIMEOUT) -> str:
     """Lines `N name status reason message` per node, then `P namespace pod node` per pod
     bound to a node that is not Ready."""
-    kubectl = inventory.kubectl + (f" --kubeconfig {quote(inventory.kubeconfig)}" if inventory.kubeconfig else "")
-    ready = '{.status.conditions[?(@.type=="Ready")]'
-    nodes = (f"{{range .items[*]}}N\t{{.metadata.name}}\t{ready}.status}}\t{ready}.reason}}\t{ready}.message}}"
+    kubectl = kubectl_prefix(inventory)
+    nodes = (f"{{range .items[*]}}N\t{{.metadata.name}}\t{READY}.status}}\t{READY}.reason}}\t{READY}.message}}"
              f"{{\"\\n\"}}{{end}}")
     pods = '{range .items[*]}P\t{.metadata.namespace}\t{.metadata.name}\t{.spec.nodeName}{"\\n"}{end}'
     return (f"n=$({kubectl} get nodes --request-timeout={timeout}s -o {quote('jsonpath=' + nodes)}) || exit 1\n"
