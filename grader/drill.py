@@ -32,7 +32,7 @@ NOT_BEGUN = "never begun: `grader drill begin {n}` sets this task up; a task nev
 def staged(tasks) -> set[str]:
     """The tasks a drill sets up only on `drill begin`: the exclusive ones (they change a
     node, the control plane or other shared state), when the drill has other tasks too."""
-    return {t.id for t in tasks if t.spec.data.get("exclusive")} if len(tasks) > 1 else set()
+    return {t.id for t in tasks if t.exclusive} if len(tasks) > 1 else set()
 
 
 def not_begun(task, n: int) -> list:
