@@ -21,8 +21,7 @@ from pathlib import Path
 from grader.errors import DrillError, DrillSuperseded, GraderError
 from grader.holder import control as holder
 from grader.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, RUNNING, SETTING, SETTING_UP, STAGED,
-                            Session,
-                            Store, choose, iso, new_seed, new_session, utcnow)
+                            Session, Store, choose, iso, new_seed, new_session, utcnow)
 
 NOT_SET_UP = ("its setup did not finish (the drill was interrupted while setting it up), so it was not graded; "
               "`grader drill abort` resets the drill")
@@ -34,16 +33,6 @@ def staged(tasks) -> set[str]:
     node, the control plane or other shared state), when the drill has other tasks too."""
     return {t.id for t in tasks if t.exclusive} if len(tasks) > 1 else set()
 
-
-def not_begun(task, n: int) -> list:
-    """FAIL results for a staged task never begun: nothing was tried, so nothing is earned
-    (not ERROR: no host failed to answer)."""
-    from grader.results import FAIL, CheckResult
-
-    message = NOT_BEGUN.format(n=n)
-    return [CheckResult(name=c.name, status=FAIL, points=c.points, host=c.host, kind=c.kind,
-                        expected="(the task begun and solved)", actual="(not begun)", message=message)
-            for c in task.checks]
 
 
 def _say(say):
@@ -370,10 +359,15 @@ def unjudged_checks(task_results) -> int:
 
 
 def _not_begun_result(session: Session, task):
+    """A staged task never begun: every check FAIL, nothing earned (not ERROR: nothing was
+    tried, and no host failed to answer)."""
     from grader.lifecycle import task_result
+    from grader.results import FAIL, CheckResult
 
-    n = session.tasks.index(task.id) + 1
-    return task_result(task, not_begun(task, n))
+    message = NOT_BEGUN.format(n=session.tasks.index(task.id) + 1)
+    return task_result(task, [CheckResult(name=c.name, status=FAIL, points=c.points, host=c.host, kind=c.kind,
+                                          expected="(the task begun and solved)", actual="(not begun)",
+                                          message=message) for c in task.checks])
 
 
 def history_entry(session: Session, run, out: Path) -> dict:
