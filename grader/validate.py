@@ -4,7 +4,9 @@ Per task:
 1. the reference: reset, setup, setup again (setup must be idempotent), every check must
    FAIL (unless it declares passes_before_fix), the solution, every check must PASS;
 2. each alternative from a fresh setup (reset, setup, its steps): full marks;
-3. each near miss from a fresh setup: exactly its `fails` checks FAIL, the others PASS;
+3. each near miss from a fresh setup: exactly its `fails` checks FAIL, the others PASS; a
+   must-fail check is retried for a few times what it took to converge after the reference
+   (grader.verdicts.settle), not its whole `within`, unless `full_within`;
 4. reset.
 With `repeat` N every check pass judges the checks N times on the same state; a check
 whose verdict changes is FLAKY.  With `jobs` N the tasks that are not `exclusive`
@@ -28,7 +30,7 @@ from grader.results import RunResult, TaskResult
 
 
 def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=None, repeat: int = 1,
-             jobs: int = 1, cluster: bool | None = None) -> RunResult:
+             jobs: int = 1, cluster: bool | None = None, full_within: bool = False) -> RunResult:
     """Validate `tasks`; `jobs` > 1 validates the non-exclusive ones concurrently.  `cluster`
     (default: a kubernetes pack) asks first that every node is Ready and refuses otherwise
     (ClusterUnhealthy), and after each exclusive task waits for that again."""
@@ -48,7 +50,7 @@ def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=N
         with lock:
             n = next(started)
         say(f"validating {task.id} ({n}/{len(tasks)}){' alone: exclusive' if task.exclusive and jobs > 1 else ''}")
-        result = validate_task(runner, task, repeat=repeat, progress=say)
+        result = validate_task(runner, task, repeat=repeat, progress=say, full_within=full_within)
         if cluster and task.exclusive:
             say(f"validating {task.id}: waiting for every node to be Ready")
             result.checks.append(verdicts.cluster_after(task.id, clusterhealth.wait_healthy(runner),
@@ -109,7 +111,7 @@ def judge(runner, task: Task, checks, repeat: int = 1) -> dict:
     return {c.key: verdicts.combine([r[c.key] for r in runs]) for c in checks}
 
 
-def validate_task(runner, task: Task, *, repeat: int = 1, progress=None) -> TaskResult:
+def validate_task(runner, task: Task, *, repeat: int = 1, progress=None, full_within: bool = False) -> TaskResult:
     from grader.lifecycle import task_result
 
     say = progress or (lambda m: None)
@@ -130,12 +132,15 @@ def validate_task(runner, task: Task, *, repeat: int = 1, progress=None) -> Task
         _try_reset(runner, task)
         return task_result(task, [], error=f"{stage} failed: {exc}")
     rows = [verdicts.reference(c, broken[c.key], fixed[c.key]) for c in checks]
+    took = {c.key: verdicts.converged(c, fixed[c.key], repeat) for c in checks}
     variants = [(verdicts.ALTERNATIVE, a.name, a.steps, None) for a in task.alternatives]
     variants += [(verdicts.NEAR_MISS, m.name, m.steps, m.fails) for m in task.near_misses]
     for n, (kind, name, steps, fails) in enumerate(variants, 1):
         label = "alternative" if kind == verdicts.ALTERNATIVE else "near miss"
         say(f"validating {task.id}: {label} '{name}' ({n}/{len(variants)})")
-        rows.append(_variant(runner, task, kind, name, steps, fails, repeat))
+        settled = None if full_within or kind != verdicts.NEAR_MISS else {
+            c.key: verdicts.settle(c, took[c.key]) for c in checks if c.index in fails}
+        rows.append(_variant(runner, task, kind, name, steps, fails, repeat, settled))
     try:
         runner.run_steps(task, "reset")
     except StepFailed as exc:
@@ -143,8 +148,9 @@ def validate_task(runner, task: Task, *, repeat: int = 1, progress=None) -> Task
     return task_result(task, rows)
 
 
-def _variant(runner, task: Task, kind: str, name: str, steps, fails, repeat: int):
-    """An alternative's or a near miss's row, from a fresh setup."""
+def _variant(runner, task: Task, kind: str, name: str, steps, fails, repeat: int, settled: dict | None = None):
+    """An alternative's or a near miss's row, from a fresh setup.  `settled`: check.key -> the
+    `within` a near miss's must-fail check is judged with."""
     stage = "reset"
     try:
         runner.run_steps(task, "reset")
@@ -155,10 +161,11 @@ def _variant(runner, task: Task, kind: str, name: str, steps, fails, repeat: int
             runner.run_step(task, step)
     except StepFailed as exc:
         return verdicts.step_failed(kind, name, f"{stage} failed: {exc}")
-    got = judge(runner, task, task.checks, repeat)
+    checks = [replace(c, within=settled[c.key]) if settled and c.key in settled else c for c in task.checks]
+    got = judge(runner, task, checks, repeat)
     if kind == verdicts.ALTERNATIVE:
         return verdicts.alternative(name, task.checks, got)
-    return verdicts.near_miss(name, task.checks, fails, got)
+    return verdicts.near_miss(name, task.checks, fails, got, settled)
 
 
 def _try_reset(runner, task: Task) -> None:

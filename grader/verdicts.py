@@ -7,6 +7,11 @@
 - `alternative`: another correct solution must get full marks.
 - `near_miss`: a plausible wrong fix must FAIL exactly the checks it names and PASS the
   others.
+- `settle`: how long a near miss's must-fail check is retried.  Waiting out its whole
+  `within` (time a correct fix may take to converge) mostly idles: the reference run has
+  just measured how long this check takes to converge on this lab, so a wrong state gets
+  SETTLE_FACTOR times that, at least SETTLE_FLOOR seconds, never more than the `within`.
+  `validate --full-within` waits out every `within` instead.
 ERROR (an environment problem) outranks FLAKY, which outranks FAIL.
 """
 from __future__ import annotations
@@ -19,6 +24,23 @@ VARIANT_KINDS = (ALTERNATIVE, NEAR_MISS)
 UNSCORED_KINDS = (ALTERNATIVE, NEAR_MISS, CLUSTER)     # validate's rows that are no check of the task
 CLUSTER_ROW = "the cluster is healthy after the task"
 _EVIDENCE = 200
+SETTLE_FLOOR = 15.0     # seconds a near miss's must-fail check is retried, at least (when it has a within)
+SETTLE_FACTOR = 3.0     # times what the check took to converge after the reference solution
+
+
+def converged(check, fixed: CheckResult, repeat: int = 1) -> float:
+    """Seconds the check took to PASS after the reference solution, from its attempts: each
+    retry waited `interval`; with `repeat` N the later runs judge the converged state once."""
+    retries = max(0, fixed.attempts - max(1, repeat))
+    return retries * check.interval + fixed.duration
+
+
+def settle(check, took: float) -> float:
+    """The `within` a near miss's must-fail check is judged with, given the seconds `took` the
+    check needed to converge after the reference solution (see the module docstring)."""
+    if check.within <= 0:
+        return 0.0
+    return round(min(check.within, max(SETTLE_FLOOR, SETTLE_FACTOR * took)), 1)
 
 
 def combine(runs: list[CheckResult]) -> CheckResult:
@@ -85,11 +107,16 @@ def alternative(name: str, checks, got: dict) -> CheckResult:
     return row
 
 
-def near_miss(name: str, checks, fails, got: dict) -> CheckResult:
-    """A near miss's row: PASS when exactly the checks at indices `fails` FAIL and the others PASS."""
+def near_miss(name: str, checks, fails, got: dict, settled: dict | None = None) -> CheckResult:
+    """A near miss's row: PASS when exactly the checks at indices `fails` FAIL and the others PASS.
+    `settled` (check.key -> seconds) says how long each must-fail check was retried when that was
+    shorter than its `within` (grader.verdicts.settle); the row's expectation says so."""
     want = {c.key: FAIL if c.index in fails else PASS for c in checks}
     named = ", ".join(f"'{c.name}'" for c in checks if c.index in fails)
-    row = _row(NEAR_MISS, name, checks, got, want, f"FAIL: {named}; every other check PASS")
+    shorter = [f"'{c.name}' {settled[c.key]:g}s of its {c.within:g}s" for c in checks
+               if settled and c.key in settled and settled[c.key] < c.within]
+    retried = f" (retried {', '.join(shorter)}: the reference converged sooner)" if shorter else ""
+    row = _row(NEAR_MISS, name, checks, got, want, f"FAIL: {named}{retried}; every other check PASS")
     if row.status != FAIL:
         return row
     through = [c for c in checks if want[c.key] == FAIL and got[c.key].status == PASS]

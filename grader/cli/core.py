@@ -69,6 +69,9 @@ def register(sub) -> None:
                    help="judge every check N times on the same state; a changing verdict is FLAKY (default 1)")
     p.add_argument("--jobs", type=_positive, default=1, metavar="N",
                    help="validate the tasks that are not exclusive N at a time; exclusive ones run alone (default 1)")
+    p.add_argument("--full-within", action="store_true",
+                   help="retry a near miss's must-fail checks for their whole `within`, not a few times what "
+                        "the reference solution took to converge (slower, thorough)")
     p.add_argument("-o", "--out", metavar="DIR", help="also write results.json, report.html and junit.xml here")
     add_seed(p)
     add_inventory(p)
@@ -326,5 +329,5 @@ def cmd_validate(args) -> int:
     _out_dir(args)
     with Runner(inventory, progress=progress(args)) as runner:
         run = validate(runner, pack, tasks, seed=args.seed, progress=progress(args), repeat=args.repeat,
-                       jobs=args.jobs)
+                       jobs=args.jobs, full_within=args.full_within)
     return _finish(args, run)

@@ -118,3 +118,41 @@ def test_jobs_validate_shared_tasks_concurrently_with_the_same_results(tmp_path)
     assert [t.id for t in parallel.tasks] == [t.id for t in serial.tasks]
     assert [[c.status for c in t.checks] for t in parallel.tasks] == [[c.status for c in t.checks]
                                                                        for t in serial.tasks]
+
+
+class TimedHosts(Hosts):
+    """Hosts that also record the `within` each check was judged with, per judged pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.withins: list[dict[str, float]] = []
+
+    def check(self, checks, env_of=None):
+        self.withins.append({c.id: c.within for c in checks})
+        return super().check(checks, env_of)
+
+
+def _with_within(tmp_path, within: int):
+    pack, tasks = make_pack(tmp_path, {"a": False})
+    from dataclasses import replace
+
+    task = tasks[0]
+    return pack, [replace(task, checks=[replace(c, within=within) for c in task.checks])]
+
+
+def test_a_near_miss_must_fail_check_is_retried_for_the_settle_time_not_its_within(tmp_path):
+    pack, tasks = _with_within(tmp_path, 120)
+    hosts = TimedHosts()
+    run = validate(hosts, pack, tasks)
+    # broken (within 0), fixed, the alternative: as written; the near miss: 'mode' must fail, settled
+    assert hosts.withins == [{"port": 0, "mode": 0}, {"port": 120, "mode": 120}, {"port": 120, "mode": 120},
+                             {"port": 120, "mode": 15.0}]
+    near = run.tasks[0].checks[-1]
+    assert near.status == "PASS" and "retried 'mode is set' 15s of its 120s" in near.expected
+
+
+def test_full_within_waits_out_every_within_in_near_misses(tmp_path):
+    pack, tasks = _with_within(tmp_path, 120)
+    hosts = TimedHosts()
+    validate(hosts, pack, tasks, full_within=True)
+    assert hosts.withins[-1] == {"port": 120, "mode": 120}

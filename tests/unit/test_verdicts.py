@@ -142,3 +142,31 @@ def test_cluster_row_after_an_exclusive_task():
     assert bad.status == FAIL and "kubelet-down left the cluster unhealthy" in bad.message and "node01" in bad.message
     assert verdicts.left_unhealthy(TaskResult("t", "T", "D", checks=[bad]))
     assert not verdicts.left_unhealthy(TaskResult("t", "T", "D", checks=[ok]))
+
+
+def test_converged_counts_the_retries_of_the_reference_run():
+    check = Check(task_id="t", index=0, name="ready", kind="run", host="cp", points=1, within=60, interval=2)
+    fixed = CheckResult(name="ready", status=PASS, points=1, duration=0.5, attempts=4)
+    assert verdicts.converged(check, fixed) == 6.5
+    # with --repeat 3 the two later runs judged the converged state once each
+    fixed3 = CheckResult(name="ready", status=PASS, points=1, duration=0.5, attempts=6)
+    assert verdicts.converged(check, fixed3, repeat=3) == 6.5
+
+
+def test_settle_is_a_few_times_the_convergence_within_bounds():
+    slow = Check(task_id="t", index=0, name="ready", kind="run", host="cp", points=1, within=120)
+    assert verdicts.settle(slow, 0.2) == verdicts.SETTLE_FLOOR       # converged at once: the floor
+    assert verdicts.settle(slow, 10.0) == 30.0                       # three times what it took
+    assert verdicts.settle(slow, 50.0) == 120.0                      # never past its within
+    now = Check(task_id="t", index=1, name="set", kind="run", host="cp", points=1)
+    assert verdicts.settle(now, 5.0) == 0.0                          # no within: judged once, as ever
+    short = Check(task_id="t", index=2, name="up", kind="run", host="cp", points=1, within=10)
+    assert verdicts.settle(short, 0.1) == 10.0                       # a within under the floor is kept
+
+
+def test_near_miss_row_says_when_a_must_fail_check_was_retried_less_than_its_within():
+    checks = [Check(task_id="t", index=0, name="port", kind="run", host="cp", points=2, within=120), CHECKS[1]]
+    row = verdicts.near_miss("only mode", checks, (0,), got(FAIL, PASS), {checks[0].key: 15.0})
+    assert row.status == PASS
+    assert row.expected == ("FAIL: 'port' (retried 'port' 15s of its 120s: the reference converged sooner); "
+                            "every other check PASS")
