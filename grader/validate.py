@@ -49,10 +49,11 @@ def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=N
     def one(task: Task) -> TaskResult:
         with lock:
             n = next(started)
-        say(f"validating {task.id} ({n}/{len(tasks)}){' alone: exclusive' if task.exclusive and jobs > 1 else ''}")
+        alone = " alone: exclusive" if task.exclusive and jobs > 1 else ""
+        say(f"validating {task.id} ({n}/{len(tasks)}){alone}, {time.monotonic() - t0:.0f}s so far")
         result = validate_task(runner, task, repeat=repeat, progress=say, full_within=full_within)
         if cluster and task.exclusive:
-            say(f"validating {task.id}: waiting for every node to be Ready")
+            say(f"validating {task.id}: waiting for every node to be Ready, {time.monotonic() - t0:.0f}s so far")
             result.checks.append(verdicts.cluster_after(task.id, clusterhealth.wait_healthy(runner),
                                                         clusterhealth.WAIT_AFTER_EXCLUSIVE))
         return result
