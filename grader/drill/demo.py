@@ -15,15 +15,15 @@ DEMO_MAX_TASKS = 4
 
 def run_demo(*, pack: str = "linux-networking", count: int | None = None, seed: int | None = None,
              say=None, color: bool = False) -> int:
-    from grader import drill
-    from grader.sheet import sheet
+    from grader.drill import drill
+    from grader.drill.sheet import sheet
     from grader.errors import EXIT_ENVIRONMENT, EXIT_OK
-    from grader.lab import Lab
-    from grader.packs import peek_pack
+    from grader.lab.lab import Lab
+    from grader.packs.packs import peek_pack
     from grader.report.terminal import render_markdown, render_run
-    from grader.runner import Runner
-    from grader.scoring import score
-    from grader.session import ACTIVE, Store
+    from grader.engine.runner import Runner
+    from grader.engine.scoring import score
+    from grader.drill.session import ACTIVE, Store
 
     say = say or (lambda message: None)
     store = Store()

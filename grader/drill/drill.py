@@ -11,7 +11,7 @@
               begins it, so one task's broken node never spoils the others' setups
     abort  -> reset the tasks and forget the session
 
-The session model and its files are in grader.session; this module adds the pack, the
+The session model and its files are in grader.drill.session; this module adds the pack, the
 inventory and the hosts.  The CLI (grader/cli/drill.py) only parses and prints.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.errors import DrillError, DrillSuperseded, GraderError
 from grader.holder import control as holder
-from grader.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, RUNNING, SETTING, SETTING_UP, STAGED,
+from grader.drill.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, RUNNING, SETTING, SETTING_UP, STAGED,
                             Session, Store, choose, iso, new_seed, new_session, utcnow)
 
 NOT_SET_UP = ("its setup did not finish (the drill was interrupted while setting it up), so it was not graded; "
@@ -44,7 +44,7 @@ def _say(say):
 
 def resolve_inventory(flag: str | None, *, trust_on_first_use: bool = False):
     """(inventory, absolute path of its file or None for the built-in layout)."""
-    from grader.packcache import resolve_inventory as resolve
+    from grader.packs.packcache import resolve_inventory as resolve
 
     inventory = resolve(flag)
     if trust_on_first_use:
@@ -55,8 +55,8 @@ def resolve_inventory(flag: str | None, *, trust_on_first_use: bool = False):
 
 def open_session(session: Session, *, inventory_flag: str | None = None, trust_on_first_use: bool = False,
                  warn=None):
-    """(pack, inventory, {task id: Task}) for a session, rendered with its seed (grader.packcache)."""
-    from grader.packcache import load as load_pack, render
+    """(pack, inventory, {task id: Task}) for a session, rendered with its seed (grader.packs.packcache)."""
+    from grader.packs.packcache import load as load_pack, render
 
     inventory, _ = resolve_inventory(inventory_flag or session.inventory,
                                      trust_on_first_use=trust_on_first_use or session.trust_on_first_use)
@@ -83,9 +83,9 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
           inventory_flag=None, trust_on_first_use=False, say=None) -> tuple:
     """Choose, record, set up.  Returns (session, pack, [Task]).  A setup that fails
     resets what was set up and forgets the session before raising."""
-    from grader.lifecycle import render
-    from grader.loader import load_pack
-    from grader.runner import Runner
+    from grader.engine.lifecycle import render
+    from grader.packs.loader import load_pack
+    from grader.engine.runner import Runner
 
     say = _say(say)
     if mode not in ("exam", "training"):
@@ -161,7 +161,7 @@ def busy_error(session: Session) -> DrillError:
 
 
 def _reset_quietly(inventory, tasks) -> list[str]:
-    from grader.runner import Runner
+    from grader.engine.runner import Runner
 
     problems = []
     try:
@@ -217,7 +217,7 @@ def flag(store: Store, ref: str, *, on: bool = True) -> Session:
 def begin(store: Store, ref: str, *, inventory_flag=None, say=None) -> tuple:
     """Set up a staged task now; returns (number, Task, Pack).  A setup that fails is reset and
     the task stays staged, so it can be begun again."""
-    from grader.runner import Runner
+    from grader.engine.runner import Runner
 
     say = _say(say)
     session = active(store)
@@ -257,8 +257,8 @@ def begin(store: Store, ref: str, *, inventory_flag=None, say=None) -> tuple:
 
 def check(store: Store, refs=(), *, inventory_flag=None):
     """Training drills: grade some (default all) tasks now; returns a RunResult (mode check)."""
-    from grader.lifecycle import check_tasks
-    from grader.runner import Runner
+    from grader.engine.lifecycle import check_tasks
+    from grader.engine.runner import Runner
 
     session = active(store)
     if session.mode == "exam":
@@ -294,9 +294,9 @@ def grade(store: Store, *, inventory_flag=None, warn=None, say=None):
     A grade with checks the environment kept from being judged (ERROR: apiserver down, a
     host unreachable) leaves the drill handed in but not graded, and out of the history:
     once the environment is fixed, `drill grade` again gives the verdicts."""
-    from grader.lifecycle import check_tasks, task_result, unjudged
+    from grader.engine.lifecycle import check_tasks, task_result, unjudged
     from grader.report import write_report_dir
-    from grader.runner import Runner
+    from grader.engine.runner import Runner
 
     say = _say(say)
 
@@ -361,8 +361,8 @@ def unjudged_checks(task_results) -> int:
 def _not_begun_result(session: Session, task):
     """A staged task never begun: every check FAIL, nothing earned (not ERROR: nothing was
     tried, and no host failed to answer)."""
-    from grader.lifecycle import task_result
-    from grader.results import FAIL, CheckResult
+    from grader.engine.lifecycle import task_result
+    from grader.engine.results import FAIL, CheckResult
 
     message = NOT_BEGUN.format(n=session.tasks.index(task.id) + 1)
     return task_result(task, [CheckResult(name=c.name, status=FAIL, points=c.points, host=c.host, kind=c.kind,
@@ -371,7 +371,7 @@ def _not_begun_result(session: Session, task):
 
 
 def history_entry(session: Session, run, out: Path) -> dict:
-    from grader.scoring import score
+    from grader.engine.scoring import score
 
     s = score(run)
     return {"id": session.id, "date": session.submitted, "pack": session.pack_name,

@@ -2,7 +2,7 @@
 Pure: no hosts, no files."""
 from __future__ import annotations
 
-from grader.session import EXAM_RULES, PENDING, STAGED, Session, utcnow
+from grader.drill.session import EXAM_RULES, PENDING, STAGED, Session, utcnow
 
 
 def work_host(task, pack) -> str:

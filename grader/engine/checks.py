@@ -14,11 +14,11 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from grader.kubeerrors import RUN_KINDS, classify, last_word, not_found
-from grader.batch import CHECK_HEAD, CHECK_TAIL
-from grader.matchers import describe, describe_exit, excerpt, exit_holds, holds
-from grader.model import Check
-from grader.results import ERROR, FAIL, PASS
+from grader.engine.kubeerrors import RUN_KINDS, classify, last_word, not_found
+from grader.engine.batch import CHECK_HEAD, CHECK_TAIL
+from grader.engine.matchers import describe, describe_exit, excerpt, exit_holds, holds
+from grader.packs.model import Check
+from grader.engine.results import ERROR, FAIL, PASS
 from grader.transport.base import CommandResult, quote
 
 CONTENT_LIMIT = 1024 * 1024

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-from grader.checks import kubectl_prefix
+from grader.engine.checks import kubectl_prefix
 from grader.errors import EnvironmentProblem, TransportError
-from grader.kubehealth import READY
-from grader.matchers import excerpt
+from grader.engine.kubehealth import READY
+from grader.engine.matchers import excerpt
 from grader.transport.base import quote
 
 REQUEST_TIMEOUT = 10            # seconds kubectl waits for the apiserver

@@ -9,7 +9,7 @@ and FAILs for that reason did not judge the candidate's work.
 So each grading pass with kube checks first runs `command(inventory)` on the kube host
 (one round trip, one kubectl call, two when a node is NotReady): the nodes' Ready condition
 and the pods bound to nodes that are not Ready.  `parse()` reads its answer.  When kubectl
-got no answer at all (`Health.down`, see grader.kubeerrors: apiserver refused, timed out,
+got no answer at all (`Health.down`, see grader.engine.kubeerrors: apiserver refused, timed out,
 kubeconfig unreadable...), the pass's kube checks are ERRORs naming that cause without
 being run (with etcd down, each would wait for its whole timeout).  Otherwise
 `stale(check, health)` says why a failing check's verdict cannot stand, or None when it
@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from grader.checks import kubectl_prefix
-from grader.kubeerrors import KubeProblem, classify
+from grader.engine.checks import kubectl_prefix
+from grader.engine.kubeerrors import KubeProblem, classify
 from grader.transport.base import quote
 
 REQUEST_TIMEOUT = 5     # seconds kubectl waits for the apiserver, per call

@@ -1,14 +1,14 @@
 """Per-task lifecycle (setup, check, solve, reset): rendering, checking, result building.
 
-`validate`, the pack self-test, is in grader.validate.
+`validate`, the pack self-test, is in grader.engine.validate.
 """
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
 
-from grader.model import Pack, Task
-from grader.results import ERROR, CheckResult, RunResult, TaskResult
+from grader.packs.model import Pack, Task
+from grader.engine.results import ERROR, CheckResult, RunResult, TaskResult
 
 
 def now_iso() -> str:
@@ -16,7 +16,7 @@ def now_iso() -> str:
 
 
 def render(pack: Pack, specs, *, seed: int, inventory) -> list[Task]:
-    from grader.templating import render_task
+    from grader.packs.templating import render_task
 
     check_hosts(pack, inventory)
     return [render_task(s, seed=seed, inventory=inventory) for s in specs]

@@ -15,12 +15,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from grader import batch, kubehealth
-from grader.checks import Outcome, command_for, error, evaluate, exports, kube_env
+from grader.engine import batch, kubehealth
+from grader.engine.checks import Outcome, command_for, error, evaluate, exports, kube_env
 from grader.errors import CommandTimedOut, ConnectionLost, HostStalled, StepFailed, TransportError
-from grader.matchers import excerpt
-from grader.model import Check, Step, Task
-from grader.results import ERROR, FAIL, PASS, CheckResult
+from grader.engine.matchers import excerpt
+from grader.packs.model import Check, Step, Task
+from grader.engine.results import ERROR, FAIL, PASS, CheckResult
 from grader.transport.base import CommandResult, quote
 
 

@@ -21,10 +21,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from grader import clusterhealth, verdicts
+from grader.engine import clusterhealth, verdicts
 from grader.errors import StepFailed
-from grader.model import Pack, Task
-from grader.results import RunResult, TaskResult
+from grader.packs.model import Pack, Task
+from grader.engine.results import RunResult, TaskResult
 
 
 def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=None, repeat: int = 1,
@@ -32,7 +32,7 @@ def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=N
     """Validate `tasks`; `jobs` > 1 validates the non-exclusive ones concurrently.  `cluster`
     (default: a kubernetes pack) asks first that every node is Ready and refuses otherwise
     (ClusterUnhealthy), and after each exclusive task waits for that again."""
-    from grader.lifecycle import new_run, now_iso
+    from grader.engine.lifecycle import new_run, now_iso
 
     say = progress or (lambda m: None)
     cluster = pack.target == "kubernetes" if cluster is None else cluster
@@ -97,7 +97,7 @@ def _concurrently(one, wave: list[Task], jobs: int) -> list[TaskResult]:
 
 
 def _not_run(task: Task, why: str) -> TaskResult:
-    from grader.lifecycle import task_result, unjudged
+    from grader.engine.lifecycle import task_result, unjudged
 
     return task_result(task, unjudged(task, why), error=why)
 
@@ -110,7 +110,7 @@ def judge(runner, task: Task, checks, repeat: int = 1) -> dict:
 
 
 def validate_task(runner, task: Task, *, repeat: int = 1, progress=None) -> TaskResult:
-    from grader.lifecycle import task_result
+    from grader.engine.lifecycle import task_result
 
     say = progress or (lambda m: None)
     checks = list(task.checks)

@@ -11,8 +11,8 @@ ERROR (an environment problem) outranks FLAKY, which outranks FAIL.
 """
 from __future__ import annotations
 
-from grader.matchers import excerpt
-from grader.results import ERROR, FAIL, FLAKY, PASS, CheckResult
+from grader.engine.matchers import excerpt
+from grader.engine.results import ERROR, FAIL, FLAKY, PASS, CheckResult
 
 ALTERNATIVE, NEAR_MISS, CLUSTER = "alternative", "near_miss", "cluster"
 VARIANT_KINDS = (ALTERNATIVE, NEAR_MISS)

@@ -1,4 +1,4 @@
-"""Finding, starting, replacing and stopping a drill's holder (what grader.drill calls).
+"""Finding, starting, replacing and stopping a drill's holder (what grader.drill.drill calls).
 
     connections(home, drill, inventory, ...)  the Pool for a drill command: the holder's when
                                               it answers for this drill and inventory, else
@@ -101,7 +101,7 @@ def stop(home: Path) -> None:
     import time
 
     from grader.holder.transport import ask
-    from grader.session import owner_alive
+    from grader.drill.session import owner_alive
 
     state = read_state(home)
     if not socket_path(home).exists() and state is None:
@@ -124,7 +124,7 @@ def stop(home: Path) -> None:
 
 def _clear_dead(home: Path) -> None:
     """Remove the socket and state a killed holder left, once no live holder owns them."""
-    from grader.session import owner_alive
+    from grader.drill.session import owner_alive
 
     state = read_state(home)
     pid = state.get("pid") if state else None

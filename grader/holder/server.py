@@ -74,7 +74,7 @@ class Holder:
     # --- life ------------------------------------------------------------------
 
     def serve(self) -> int:
-        from grader.session import process_started, write_atomic
+        from grader.drill.session import process_started, write_atomic
 
         self.listener = self._listen()
         state = {"pid": os.getpid(), "pid_started": process_started(os.getpid()), "drill": self.drill,
@@ -312,7 +312,7 @@ def main(argv=None) -> int:
         log(f"not started for drill {args.drill}: another holder keeps this home")
         return 0
     try:
-        from grader.drill import resolve_inventory
+        from grader.drill.drill import resolve_inventory
 
         inventory, _ = resolve_inventory(args.inventory or None, trust_on_first_use=args.trust_on_first_use)
         code = Holder(home, args.drill, inventory, idle_timeout(), log).serve()

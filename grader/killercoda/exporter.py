@@ -31,7 +31,7 @@ from grader.killercoda.common import (EXPORT_FILE, FORMAT, IMAGE, INDEX, MARKER_
                                       sha256_text, staged_output)
 from grader.killercoda.scripts import original_bytes
 from grader.killercoda.verify_runtime import runtime_parts, verify_script
-from grader.loader import LIB_DIR
+from grader.packs.loader import LIB_DIR
 
 
 def image_for(pack, kept: dict, report: Report, given: str | None = None) -> str:
@@ -53,9 +53,9 @@ def image_for(pack, kept: dict, report: Report, given: str | None = None) -> str
 
 def export_pack(ref: str, out: str | Path, *, seed: int = 0, image: str | None = None, force: bool = False) -> Report:
     from grader.inventory import killercoda_default
-    from grader.lifecycle import render
-    from grader.loader import load_pack
-    from grader.yamlsrc import load_yaml
+    from grader.engine.lifecycle import render
+    from grader.packs.loader import load_pack
+    from grader.packs.yamlsrc import load_yaml
 
     inventory = killercoda_default()
     pack = load_pack(ref, inventory=inventory)
@@ -181,7 +181,7 @@ def own_verify(task, inventory) -> tuple[str, bytes] | None:
 
 def _payload(task, step) -> str:
     """The bash text one step runs, exactly as grader's runner builds it."""
-    from grader.checks import exports
+    from grader.engine.checks import exports
     from grader.transport.base import quote
 
     if step.kind == "copy":

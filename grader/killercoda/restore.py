@@ -30,7 +30,7 @@ from grader.killercoda import markdown
 from grader.killercoda.common import (EXPORT_FILE, FORMAT, INDEX, MARKER_DIR, VERIFY_CHECK_NAME, copy_tree,
                                       dump_yaml, sha256_text, slug)
 from grader.killercoda.scripts import script_text, timeout_for
-from grader.loader import LIB_DIR
+from grader.packs.loader import LIB_DIR
 
 TASK_KEYS = ("id", "title", "domain", "minutes", "weight", "params", "description", "hints", "explanation",
              "setup", "solution", "reset", "checks")

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import labnet
+from grader.lab import labnet
 from grader.errors import LabError
-from grader.labnet import run
+from grader.lab.labnet import run
 
 ENV_DIR = "GRADER_DOCKER_LAB_DIR"
 DEFAULT_DIR = "/var/lib/grader/docker-lab"

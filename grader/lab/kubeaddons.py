@@ -22,7 +22,7 @@ import shlex
 import time
 from pathlib import Path
 
-from grader import kubebuild, kubefiles
+from grader.lab import kubebuild, kubefiles
 from grader.errors import KubeLabError
 
 STORAGE_NS = "local-path-storage"
@@ -320,7 +320,7 @@ def import_images(cluster, tars: dict[str, Path], hosts) -> None:
     """Load image tars into each host's containerd (what KubeCluster.up does for all images)."""
     imgdir = cluster.lab.dir / "images"
     imgdir.mkdir(exist_ok=True)
-    from grader.kubelab import _link
+    from grader.lab.kubelab import _link
     for tar in tars.values():
         _link(tar, imgdir / tar.name)
     quoted = " ".join(shlex.quote(str(imgdir / t.name)) for t in tars.values())

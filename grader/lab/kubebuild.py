@@ -60,7 +60,7 @@ BINARIES = (
     Binary("etcdutl", "etcdutl", "go.etcd.io/etcd/etcdutl/v3"),   # snapshot restore/status (gone from etcdctl v3.6)
     Binary("coredns", "coredns", "github.com/coredns/coredns"),
     Binary("crictl", "crictl", "sigs.k8s.io/cri-tools/cmd/crictl"),
-    # the add-ons `lab up --kube` deploys (grader/kubeaddons.py): dynamic volumes, NetworkPolicy
+    # the add-ons `lab up --kube` deploys (grader/lab/kubeaddons.py): dynamic volumes, NetworkPolicy
     Binary("local-path-provisioner", "local-path-provisioner", "github.com/rancher/local-path-provisioner",
            f"-X main.VERSION={LOCAL_PATH_TAG}"),
     Binary("kube-router", "kube-router", "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router",
@@ -72,7 +72,7 @@ ADDONS = ("local-path-provisioner", "kube-router")   # run only in pods: not lin
 
 def source_dir() -> Path:
     """lab/kube: inside the wheel (grader/_data/kube) or the checkout's lab/kube."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent     # grader/, above this sub-package
     for candidate in (here / "_data" / "kube", here.parent / "lab" / "kube"):
         if (candidate / "go.mod").is_file():
             return candidate

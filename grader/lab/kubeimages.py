@@ -12,7 +12,7 @@ the exact name pods and kubeadm ask for (`IMAGES`: ref -> `ImageSpec`):
     OUT/.work/                                  the compiled pause, unpacked .debs
     OUT/.lock                                   one build at a time per OUT
 
-What goes into each rootfs is in grader/kubeimages_rootfs.py (the Kubernetes binaries
+What goes into each rootfs is in grader/lab/kubeimages_rootfs.py (the Kubernetes binaries
 from BIN, this machine's Debian binaries with their shared libraries, Debian's nginx
 unpacked from its .deb, a static pause compiled from grader/native/pause.c).
 
@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from grader import kubeimages_addons as addons
-from grader import kubeimages_rootfs as rootfs
+from grader.lab import kubeimages_addons as addons
+from grader.lab import kubeimages_rootfs as rootfs
 from grader.errors import KubeImageError
-from grader.kubeimages_rootfs import DIR, FILE, LINK, Context, Rootfs
+from grader.lab.kubeimages_rootfs import DIR, FILE, LINK, Context, Rootfs
 
 FORMAT = 1                    # bump when the layout of the tars changes: every image rebuilds
 KUBE_VERSION = "v1.35.4"

@@ -1,4 +1,4 @@
-"""Root file systems of the kube lab's add-on images (grader/kubeaddons.py deploys them).
+"""Root file systems of the kube lab's add-on images (grader/lab/kubeaddons.py deploys them).
 
 * local-path-provisioner: the binary at /usr/bin (upstream's image puts it there), plus
   busybox for a look inside; it only talks to the apiserver, its helper pods (busybox:1.36)
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from grader.kubeimages_rootfs import Context, Rootfs, add_busybox, add_elf, add_iptables, base, fail
+from grader.lab.kubeimages_rootfs import Context, Rootfs, add_busybox, add_elf, add_iptables, base, fail
 
 IPSET = "/usr/sbin/ipset"
 

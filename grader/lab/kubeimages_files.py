@@ -1,4 +1,4 @@
-"""Text files placed into the kube lab's images (see grader/kubeimages_rootfs.py).
+"""Text files placed into the kube lab's images (see grader/lab/kubeimages_rootfs.py).
 
 They copy what the upstream images hold, so that a candidate who mounts a ConfigMap
 over /etc/nginx/conf.d/default.conf or /usr/share/nginx/html, or runs

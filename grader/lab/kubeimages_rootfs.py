@@ -1,4 +1,4 @@
-"""Root file systems of the kube lab's container images (turned into tars by grader/kubeimages.py).
+"""Root file systems of the kube lab's container images (turned into tars by grader/lab/kubeimages.py).
 
 A `Rootfs` is an in-memory tree, image path -> `Entry` (a directory, a symlink, or a file
 whose bytes are inline or come from a file on this machine); nothing is written here.
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.errors import KubeImageError
-from grader.kubeimages_files import (BUSYBOX_GROUPS, BUSYBOX_USERS, CURL_ENTRYPOINT, DISTROLESS_GROUPS,
+from grader.lab.kubeimages_files import (BUSYBOX_GROUPS, BUSYBOX_USERS, CURL_ENTRYPOINT, DISTROLESS_GROUPS,
                                      DISTROLESS_USERS, NGINX_50X, NGINX_CONF, NGINX_DEFAULT, NGINX_INDEX)
 
 FILE, DIR, LINK = "file", "dir", "symlink"
@@ -43,7 +43,7 @@ LOADER = "/lib64/ld-linux-x86-64.so.2"
 XTABLES = f"/usr/lib/{TRIPLET}/xtables"
 BUSYBOX = "/usr/bin/busybox"          # Debian busybox-static
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-PAUSE_C = Path(__file__).resolve().parent / "native" / "pause.c"
+PAUSE_C = Path(__file__).resolve().parent.parent / "native" / "pause.c"   # grader/native
 TIMEOUT = 60                          # any quick tool (ld.so, busybox, gcc, dpkg-deb, apt-cache)
 DOWNLOAD_TIMEOUT = 600                # apt-get download
 

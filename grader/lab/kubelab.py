@@ -1,11 +1,11 @@
 """The kube lab: a real kubeadm cluster inside the local lab's two hosts.
 
-`grader lab up --kube` first brings up the lab as usual (grader/lab.py: two hosts with
+`grader lab up --kube` first brings up the lab as usual (grader/lab/lab.py: two hosts with
 their own network, mount, UTS and PID namespaces and sshd), then, in this order:
 
-1. binaries: built once per machine from lab/kube (grader/kubebuild.py) or --kube-bin;
+1. binaries: built once per machine from lab/kube (grader/lab/kubebuild.py) or --kube-bin;
    linked into each host's own /usr/local/sbin (an overlay over the machine's);
-2. images: built without a registry (grader/kubeimages.py) and imported into each
+2. images: built without a registry (grader/lab/kubeimages.py) and imported into each
    host's containerd under the names pods use;
 3. per host: a cgroup subtree `grader-HOST` in every hierarchy (the host's processes
    move into it; its kubelet's cgroupRoot), ip_forward and bridge netfilter in its
@@ -15,7 +15,7 @@ their own network, mount, UTS and PID namespaces and sshd), then, in this order:
    `kubeadm join` on node01, a bridge CNI network per host with routes between the two
    pod subnets, CoreDNS without any upstream (the lab reaches nothing outside itself);
 5. wait until both nodes are Ready and CoreDNS answers;
-6. the add-ons (grader/kubeaddons.py): local-path-provisioner (StorageClass `local-path`)
+6. the add-ons (grader/lab/kubeaddons.py): local-path-provisioner (StorageClass `local-path`)
    and kube-router's NetworkPolicy controller, and wait until they run.
 
 Machine-wide state the kubelet changes (a few sysctls) is recorded first and restored by
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grader import kubeaddons, kubebuild, kubefiles, labnet
+from grader.lab import kubeaddons, kubebuild, kubefiles, labnet
 from grader.errors import KubeLabError, LabError
 
 CONTROL, WORKER = "controlplane", "node01"
@@ -149,7 +149,7 @@ def kubectl_binary() -> Path:
 
 @dataclass
 class KubeCluster:
-    lab: object                      # grader.lab.Lab, up
+    lab: object                      # grader.lab.lab.Lab, up
     bin_dir: Path
     progress: Callable[[str], None] = print
 
@@ -157,7 +157,7 @@ class KubeCluster:
 
     def sh(self, host: str, script: str, *, timeout: float = 60, check: bool = True) -> str:
         """Run a bash script on a lab host over ssh (as a user would); its stdout."""
-        from grader.lab import HOSTS, ssh_command
+        from grader.lab.lab import HOSTS, ssh_command
         proc = labnet.run(ssh_command(self.lab, HOSTS[host], "bash -s", timeout=10), input=script.encode(),
                           timeout=timeout, check=False)
         if check and proc.returncode != 0:
@@ -197,7 +197,7 @@ class KubeCluster:
         labnet.require_tools(TOOLS)
         if not (CNI_DIR / "bridge").exists():
             raise KubeLabError(f"the CNI plugins are missing in {CNI_DIR}: apt-get install -y containernetworking-plugins")
-        from grader import kubeimages
+        from grader.lab import kubeimages
         step = _Steps(self.progress, start)
         step("images (built locally, no registry)")
         images = kubeimages.build_images(self.bin_dir, kubebuild.cache_dir() / "images",
@@ -221,7 +221,7 @@ class KubeCluster:
         step(f"cluster up in {time.monotonic() - start:.0f}s")
 
     def _prepare_host(self, host: str, images: dict[str, Path]) -> None:
-        from grader.lab import HOSTS, OVERLAY_DIRS
+        from grader.lab.lab import HOSTS, OVERLAY_DIRS
         self._cgroups(host)
         upper = self.lab.dir / host / "overlay" / OVERLAY_DIRS["/usr/local/sbin"] / "upper"
         for name in (n for n in kubebuild.NAMES if n not in kubebuild.ADDONS):  # add-ons run in pods
@@ -268,7 +268,7 @@ for t in {tars}; do ctr --address {kubefiles.CONTAINERD_SOCK} -n k8s.io images i
             (d / "cgroup.procs").write_text(f"{pid}\n")
 
     def _init(self) -> None:
-        from grader.lab import HOSTS
+        from grader.lab.lab import HOSTS
         conf = kubefiles.kubeadm_init(version=kubebuild.VERSION, name=CONTROL, address=HOSTS[CONTROL],
                                       etcd_tag=kubebuild.ETCD_IMAGE_TAG, patches="/etc/kubernetes/grader/patches")
         self.write(CONTROL, "/etc/kubernetes/grader/kubeadm-init.yaml", conf)
@@ -279,7 +279,7 @@ mkdir -p /root/.kube && cp /etc/kubernetes/admin.conf /root/.kube/config
 """, timeout=400)
 
     def _join(self) -> None:
-        from grader.lab import HOSTS
+        from grader.lab.lab import HOSTS
         line = self.sh(CONTROL, "kubeadm token create --ttl 2h --print-join-command", timeout=60)
         token = re.search(r"--token (\S+)", line)
         ca = re.search(r"--discovery-token-ca-cert-hash (\S+)", line)
@@ -306,7 +306,7 @@ kubeadm join --config /etc/kubernetes/grader/kubeadm-join.yaml --ignore-prefligh
             time.sleep(1)
 
     def _network(self) -> None:
-        from grader.lab import HOSTS
+        from grader.lab.lab import HOSTS
         cidrs = self.pod_cidrs()
         for host in (CONTROL, WORKER):
             self.write(host, kubefiles.CNI_CONF, kubefiles.cni_conflist(cidrs[host]))

@@ -26,10 +26,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import kubelab, labnet
-from grader.labhost import DISK_DIRS, OVERLAY_DIRS, PRIVATE_DIRS, SSHD_CONFIG, init_script
+from grader.lab import kubelab, labnet
+from grader.lab.labhost import DISK_DIRS, OVERLAY_DIRS, PRIVATE_DIRS, SSHD_CONFIG, init_script
 from grader.errors import LabError
-from grader.labnet import run
+from grader.lab.labnet import run
 
 HOSTS = {"controlplane": "172.30.1.2", "node01": "172.30.2.2"}
 KUBE_HOST = "controlplane"
@@ -79,7 +79,7 @@ class Lab(labnet.LabFolder):
     def up(self, *, kube: bool = False, kube_bin: Path | None = None, progress=None) -> bool:
         """Build the lab; True if built, False if it was already up (then nothing changes).
 
-        With `kube`, a real kubeadm cluster runs inside the hosts (grader/kubelab.py); on a
+        With `kube`, a real kubeadm cluster runs inside the hosts (grader/lab/kubelab.py); on a
         lab that is up without one, the cluster is added to it.  A bring-up that fails
         leaves no half-built lab behind (everything is removed; GRADER_LAB_KEEP=1 keeps it
         for a look).
@@ -89,7 +89,7 @@ class Lab(labnet.LabFolder):
         progress = progress or (lambda msg: None)
         bin_dir = None
         if kube:
-            from grader import kubebuild
+            from grader.lab import kubebuild
             bin_dir = kubebuild.ensure_binaries(kube_bin, progress=progress)
         with labnet.lock(LOCK_FILE, "grader lab", timeout=900 if kube else 180):
             if self.is_up():
@@ -125,12 +125,12 @@ class Lab(labnet.LabFolder):
         return self._load_state(self.dir).get("kube") == "ready"
 
     def kube(self, progress=print):
-        """The cluster inside this lab's hosts (grader.kubelab.KubeCluster)."""
-        from grader import kubebuild, kubelab
+        """The cluster inside this lab's hosts (grader.lab.kubelab.KubeCluster)."""
+        from grader.lab import kubebuild, kubelab
         return kubelab.KubeCluster(self, kubebuild.cache_dir() / "bin", progress)
 
     def _kube_up(self, bin_dir: Path, progress) -> None:
-        from grader import kubelab
+        from grader.lab import kubelab
         state = self._load_state(self.dir)
         if not state.get("layout"):
             raise LabError("the lab that is up was built by an older grader without room for a cluster: "

@@ -1,13 +1,13 @@
 """What a lab host is made of: its private places and the script that becomes its PID 1.
 
-Pure text, no I/O; grader/lab.py writes these files and starts the hosts.
+Pure text, no I/O; grader/lab/lab.py writes these files and starts the hosts.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from shlex import quote as q
 
-from grader import labnet
+from grader.lab import labnet
 
 # tmpfs per host: what a host keeps to itself (the kube lab's runtime state included)
 PRIVATE_DIRS = ("/etc/kubernetes", "/var/lib/kubelet", "/etc/netns", "/root", "/tmp", "/run", "/var/tmp",

@@ -138,15 +138,15 @@ def build(ref: str, out_dir: str | Path, *, lint: bool = True) -> tuple[Path, Ma
     """Lint the pack (unless lint=False), then write OUT_DIR/NAME-VERSION.tar.gz.
 
     Raises PackError when lint finds problems (errors; the message names how many and
-    the first; `grader.lint.lint()` gives them all); warnings do not stop the build.
+    the first; `grader.packs.lint.lint()` gives them all); warnings do not stop the build.
     Returns (archive path, manifest).
     """
-    from grader.packs import find_pack
+    from grader.packs.packs import find_pack
 
     root = find_pack(str(ref))
     if lint:
-        from grader.findings import errors
-        from grader.lint import lint as lint_pack
+        from grader.packs.findings import errors
+        from grader.packs.lint import lint as lint_pack
 
         problems = errors(lint_pack(str(root)))
         if problems:

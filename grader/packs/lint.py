@@ -7,20 +7,20 @@ manifest (`*.yaml` files besides task.yaml, rendered with seed 0) against the Ku
 schemas, and each script and `run` command (rendered, alternatives' and near misses'
 steps too) with shellcheck.
 
-Everything found is a `grader.findings.Finding`: an ERROR (a problem) or a WARNING (a
+Everything found is a `grader.packs.findings.Finding`: an ERROR (a problem) or a WARNING (a
 tool that is not installed: lint did what it could).
 """
 from __future__ import annotations
 
 from grader.errors import GraderError
-from grader.findings import Finding, from_error
+from grader.packs.findings import Finding, from_error
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 def lint(ref: str, *, inventory=None) -> list[Finding]:
     """Every finding for one pack: the loader's problems, else the manifests' and scripts'."""
-    from grader.loader import lint_pack
+    from grader.packs.loader import lint_pack
 
     try:
         pack, problems = lint_pack(ref, inventory=inventory)
@@ -34,8 +34,8 @@ def lint(ref: str, *, inventory=None) -> list[Finding]:
 
 def _external(pack, inventory) -> list[Finding]:
     from grader.inventory import killercoda_default
-    from grader.lint_external import lint_manifests, lint_scripts
-    from grader.templating import render_task
+    from grader.packs.lint_external import lint_manifests, lint_scripts
+    from grader.packs.templating import render_task
 
     inventory = inventory or killercoda_default()
     manifests, scripts, problems = [], [], []
@@ -69,7 +69,7 @@ def _external(pack, inventory) -> list[Finding]:
 def _variants(spec, task) -> list[Finding]:
     """An alternative or a near miss whose steps are the reference solution's (or another's) proves
     nothing: validate would only repeat the reference run."""
-    from grader.findings import error
+    from grader.packs.findings import error
 
     def same(steps):
         return tuple((s.kind, s.command.strip(), s.host, s.to, s.mode) for s in steps)

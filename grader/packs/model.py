@@ -1,7 +1,7 @@
 """The task-pack model: what the loader produces and the runner consumes.  Pure data.
 
 A `TaskSpec` is a task as written (templates not yet rendered); `render()` in
-grader.templating turns it, for one seed and one inventory, into a `Task` whose
+grader.packs.templating turns it, for one seed and one inventory, into a `Task` whose
 steps and checks are concrete commands and values.
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ class TaskSpec:
         return bool(self.data.get("exclusive", False))
 
     def line(self, *path) -> int | None:
-        from grader.yamlsrc import line_of
+        from grader.packs.yamlsrc import line_of
 
         return line_of(self.data, list(path))
 

@@ -37,9 +37,10 @@ ENV = "GRADER_CACHE"
 KEEP = 64                       # entries kept; the oldest beyond these are removed on a store
 MAX_TREE_BYTES = 64 << 20       # a bigger pack is loaded afresh every time (not worth hashing)
 # the modules whose code decides what a loaded or rendered pack holds (tests keep this complete)
-SOURCES = ("__init__.py", "archive.py", "errors.py", "inventory.py", "lifecycle.py", "lines.py", "loader.py", "model.py",
-           "packcache.py", "packs.py", "results.py", "templating.py", "yamlsrc.py")
-_PACKAGE = Path(__file__).parent
+SOURCES = ("__init__.py", "errors.py", "inventory.py", "engine/__init__.py", "engine/lifecycle.py", "engine/results.py",
+           "packs/__init__.py", "packs/archive.py", "packs/lines.py", "packs/loader.py", "packs/model.py",
+           "packs/packcache.py", "packs/packs.py", "packs/templating.py", "packs/yamlsrc.py")
+_PACKAGE = Path(__file__).parent.parent         # grader/: SOURCES are relative to it
 _keys: dict[int, tuple] = {}    # id(pack) -> (pack, key) for the packs this process loaded
 
 
@@ -51,7 +52,7 @@ def grader_digest() -> str:
     h = hashlib.sha256(FORMAT.encode())
     files = [_PACKAGE / name for name in SOURCES] + sorted((_PACKAGE / "schema").glob("*.json"))
     for path in files:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -181,7 +182,7 @@ def _prune(folder: Path) -> None:
 
 def load(ref, *, inventory=None, check_templates: bool = True):
     """`loader.load_pack(ref, ...)`, from the cache while nothing it depends on changed."""
-    from grader.packs import find_pack
+    from grader.packs.packs import find_pack
 
     if not enabled():
         return _fresh(ref, inventory, check_templates)
@@ -205,14 +206,14 @@ def load(ref, *, inventory=None, check_templates: bool = True):
 
 
 def _fresh(ref, inventory, check_templates: bool):
-    from grader.loader import load_pack
+    from grader.packs.loader import load_pack
 
     return load_pack(ref, inventory=inventory, check_templates=check_templates)
 
 
 def render(pack, specs, *, seed: int, inventory) -> list:
     """`lifecycle.render(...)`, from the cache for a pack this module loaded."""
-    from grader.lifecycle import check_hosts, render as render_tasks
+    from grader.engine.lifecycle import check_hosts, render as render_tasks
 
     held = _keys.get(id(pack))
     if not enabled() or held is None or held[0] is not pack:

@@ -13,7 +13,7 @@ PACK_FILE, TASK_FILE = "pack.yaml", "task.yaml"
 
 def builtin_dir() -> Path:
     """Built-in packs: inside the wheel (grader/_data/tasks) or the checkout's tasks/."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent     # grader/, above this sub-package
     for candidate in (here / "_data" / "tasks", here.parent / "tasks"):
         if candidate.is_dir():
             return candidate
@@ -36,7 +36,7 @@ def find_pack(ref: str) -> Path:
         return path
     if path.is_file():
         if ref.endswith((".tar.gz", ".tgz")):
-            from grader.archive import open_archive
+            from grader.packs.archive import open_archive
 
             return open_archive(path)
         raise UsageError(f"{ref}: not a pack (give a pack folder, a .tar.gz archive or a built-in name)")

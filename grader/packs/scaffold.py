@@ -106,7 +106,7 @@ def task_data(name: str) -> dict:
 def new_pack(name: str, parent: str | Path = ".", *, force: bool = False) -> Path:
     """Create PARENT/NAME with pack.yaml and one example task; returns the pack folder."""
     from grader.killercoda import dump_yaml
-    from grader.yamlsrc import SCHEMA_DIR
+    from grader.packs.yamlsrc import SCHEMA_DIR
 
     if not NAME_RE.match(name):
         raise UsageError(f"pack name '{name}': use lower-case letters, digits and '-' (e.g. my-pack)")

@@ -16,7 +16,7 @@ import string
 from functools import lru_cache
 
 from grader.errors import PackError
-from grader.model import (DEFAULT_CHECK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_STEP_TIMEOUT, Alternative, Check,
+from grader.packs.model import (DEFAULT_CHECK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_STEP_TIMEOUT, Alternative, Check,
                           NearMiss, Step, Task, TaskSpec)
 
 KINDS = ("run", "file", "kube", "script")
@@ -110,7 +110,7 @@ class _Renderer:
         return value
 
     def _error(self, message, path, lineno=None):
-        from grader.yamlsrc import key_path
+        from grader.packs.yamlsrc import key_path
 
         if path and path[0] == "description" and "description" not in self.spec.data:
             return PackError(message, file=str(self.spec.dir / "description.md"), line=lineno)

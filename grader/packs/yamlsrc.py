@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 from grader.errors import PackError
-from grader.lines import LineDict, LineList
+from grader.packs.lines import LineDict, LineList
 
-SCHEMA_DIR = Path(__file__).parent / "schema"
+SCHEMA_DIR = Path(__file__).parent.parent / "schema"     # grader/schema
 
 
 class _Loader(yaml.SafeLoader):

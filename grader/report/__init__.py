@@ -34,7 +34,7 @@ def schema_path() -> Path:
 def load_results(path: str | Path):
     """Read a results file, check it against the JSON Schema, return a RunResult.
     Anything else -> ResultsFileError (one line)."""
-    from grader import results
+    from grader.engine import results
 
     data = results.read(Path(path))       # not JSON / not a results file (names the file)
     problem = validation_error(data)      # the schema names the key, so it speaks first

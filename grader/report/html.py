@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from grader import __version__
 from grader.report import fmt
 from grader.report.markdown import plain, to_html
-from grader.results import ERROR, FAIL, FLAKY, PASS, RunResult
-from grader.scoring import Score, score
+from grader.engine.results import ERROR, FAIL, FLAKY, PASS, RunResult
+from grader.engine.scoring import Score, score
 
 # chart layout, in SVG user units
 _CHART_W = 720
