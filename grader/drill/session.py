@@ -25,14 +25,14 @@ import json
 import os
 import random
 import secrets
-import tempfile
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from grader.errors import DrillError, DrillSuperseded, UsageError
-from grader.home import grader_home
+from grader.clock import iso, parse_iso, utcnow
+from grader.home import fsync_dir, grader_home, write_atomic
 
 SCHEMA = "grader-drill/1"
 SETTING_UP, RUNNING, GRADING, GRADED = "setting-up", "running", "grading", "graded"
@@ -41,20 +41,6 @@ MODES = ("exam", "training")
 PENDING, SETTING, DONE = "pending", "running", "done"   # per-task setup status
 STAGED = "staged"              # an exclusive task of a longer drill: set up by `drill begin N`, not at start
 EXAM_RULES = "exam rules allow no hints and no checks before the one final grade"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def parse_iso(text: str) -> datetime:
-    """An ISO 8601 time as drill and results files hold it ('Z' allowed; no offset means UTC)."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def deadline_for(started: str, minutes: float | None) -> str | None:
@@ -292,35 +278,6 @@ def new_seed() -> int:
     return secrets.randbelow(1_000_000)
 
 
-# --- files ---------------------------------------------------------------------
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def superseded(now: Session | None, what: str) -> DrillSuperseded:
     state = f"drill {now.id} of {now.pack_name} is there now" if now else "no drill is there now"
     return DrillSuperseded(f"{what} was aborted or taken over meanwhile ({state}); "
@@ -398,7 +355,7 @@ class Store:
                 return False
             with suppress(FileNotFoundError):
                 self.state_path.unlink()
-            _fsync_dir(self.home)
+            fsync_dir(self.home)
             return True
 
     def results_dir(self, session: Session) -> Path:

@@ -74,7 +74,8 @@ class Holder:
     # --- life ------------------------------------------------------------------
 
     def serve(self) -> int:
-        from grader.drill.session import process_started, write_atomic
+        from grader.drill.session import process_started
+        from grader.home import write_atomic
 
         self.listener = self._listen()
         state = {"pid": os.getpid(), "pid_started": process_started(os.getpid()), "drill": self.drill,
