@@ -209,7 +209,7 @@ class _CommandAfterDashDash:
 
 def exec_command(words: list[str]) -> str:
     """The command `grader exec` sends: one word as the command line it is, several as a quoted argv."""
-    from grader.transport.base import quote
+    from grader.shell import quote
 
     if not words:
         raise UsageError("exec: no command: grader exec HOST -- CMD [ARG...]")

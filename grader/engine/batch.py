@@ -32,7 +32,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from grader.transport.base import Capture, quote
+from grader.shell import quote
+from grader.transport.base import Capture
 
 TIMEOUT_CODES = (143, 137)   # TERM at the deadline, KILL after the grace
 KILL_GRACE = 2

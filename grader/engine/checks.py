@@ -19,7 +19,8 @@ from grader.engine.batch import CHECK_HEAD, CHECK_TAIL
 from grader.engine.matchers import describe, describe_exit, excerpt, exit_holds, holds
 from grader.packs.model import Check
 from grader.engine.results import ERROR, FAIL, PASS
-from grader.transport.base import CommandResult, quote
+from grader.shell import quote
+from grader.transport.base import CommandResult
 
 CONTENT_LIMIT = 1024 * 1024
 ABSENT = "@@grader:absent"

@@ -16,7 +16,7 @@ from grader.engine.checks import kubectl_prefix
 from grader.errors import EnvironmentProblem, TransportError
 from grader.engine.kubehealth import READY
 from grader.engine.matchers import excerpt
-from grader.transport.base import quote
+from grader.shell import quote
 
 REQUEST_TIMEOUT = 10            # seconds kubectl waits for the apiserver
 WAIT_AFTER_EXCLUSIVE = 180.0    # seconds an exclusive task's reset gets to bring every node back to Ready

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from grader.engine.checks import kubectl_prefix
 from grader.engine.kubeerrors import KubeProblem, classify
-from grader.transport.base import quote
+from grader.shell import quote
 
 REQUEST_TIMEOUT = 5     # seconds kubectl waits for the apiserver, per call
 POD = {"pod", "pods", "po"}

@@ -21,7 +21,8 @@ from grader.errors import CommandTimedOut, ConnectionLost, HostStalled, StepFail
 from grader.engine.matchers import excerpt
 from grader.packs.model import Check, Step, Task
 from grader.engine.results import ERROR, FAIL, PASS, CheckResult
-from grader.transport.base import CommandResult, quote
+from grader.shell import quote
+from grader.transport.base import CommandResult
 
 
 NODES_TIMEOUT = 2 * kubehealth.REQUEST_TIMEOUT + 5   # the nodes, and the pods of NotReady nodes

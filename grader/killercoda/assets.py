@@ -118,7 +118,7 @@ def matches(pattern: str, files: list[str]) -> list[tuple[str, str]]:
 
 def destination(target: str, rel: str) -> tuple[str, str]:
     """(shell word, readable path) of a file's destination; `~` and relative targets are $HOME."""
-    from grader.transport.base import quote
+    from grader.shell import quote
 
     target = target.strip()
     if target == "~" or target.startswith("~/"):

@@ -182,7 +182,7 @@ def own_verify(task, inventory) -> tuple[str, bytes] | None:
 def _payload(task, step) -> str:
     """The bash text one step runs, exactly as grader's runner builds it."""
     from grader.engine.checks import exports
-    from grader.transport.base import quote
+    from grader.shell import quote
 
     if step.kind == "copy":
         to = quote(step.to)
@@ -220,7 +220,7 @@ _step() {{  # label host base64-script
 
 
 def background_script(task, inventory) -> str:
-    from grader.transport.base import quote
+    from grader.shell import quote
 
     log = f"/var/log/grader-{task.id}.log"
     lines = [BACKGROUND_HEAD.format(id=task.id, title_q=" ".join(task.title.split()), log=log,

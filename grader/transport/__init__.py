@@ -18,7 +18,8 @@ import threading
 
 from grader.errors import InventoryError
 from grader.inventory import HostSpec, Inventory, check_jump_chain
-from grader.transport.base import CommandResult, Transport, quote
+from grader.shell import quote
+from grader.transport.base import CommandResult, Transport
 
 __all__ = ["CommandResult", "Pool", "Transport", "connect", "quote"]
 

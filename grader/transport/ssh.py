@@ -47,7 +47,7 @@ from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLo
 from grader.inventory import HostSpec
 from grader.transport.base import Capture, CommandResult, Transport, result_of, stall_deadline
 from grader.transport.known_hosts import KnownHosts, fingerprint
-from grader.transport.local import CHUNK, DRAIN_IDLE, remote_command
+from grader.transport.common import CHUNK, DRAIN_IDLE, remote_command
 
 # paramiko logs handshake failures at ERROR; without a handler Python would print
 # them on stderr next to our one-line message.
