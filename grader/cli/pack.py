@@ -90,7 +90,7 @@ def _archive_digest(root, out: str) -> str | None:
     """The digest of the archive `pack build` is about to replace, if there is one."""
     from pathlib import Path
 
-    from grader.packs.archive import verify
+    from grader.packs.unpack import verify
     from grader.errors import GraderError
     from grader.packs.packs import peek_pack
 
@@ -105,7 +105,7 @@ def _archive_digest(root, out: str) -> str | None:
 
 
 def cmd_verify(args) -> int:
-    from grader.packs.archive import describe, verify
+    from grader.packs.unpack import describe, verify
 
     manifest = verify(args.archive, digest=args.digest)
     if args.json:

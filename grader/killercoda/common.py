@@ -132,7 +132,7 @@ def staged_output(out: Path, *, force: bool, marker: str, what: str):
 
 
 def copy_tree(src: Path, dst: Path) -> None:
-    from grader.packs.archive import pack_files
+    from grader.packs.unpack import pack_files
 
     for rel in pack_files(src):
         target = dst / rel

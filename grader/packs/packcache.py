@@ -38,8 +38,8 @@ KEEP = 64                       # entries kept; the oldest beyond these are remo
 MAX_TREE_BYTES = 64 << 20       # a bigger pack is loaded afresh every time (not worth hashing)
 # the modules whose code decides what a loaded or rendered pack holds (tests keep this complete)
 SOURCES = ("__init__.py", "errors.py", "inventory.py", "engine/__init__.py", "engine/lifecycle.py", "engine/results.py",
-           "packs/__init__.py", "packs/archive.py", "packs/lines.py", "packs/loader.py", "packs/model.py",
-           "packs/packcache.py", "packs/packs.py", "packs/templating.py", "packs/yamlsrc.py")
+           "packs/__init__.py", "packs/lines.py", "packs/loader.py", "packs/model.py",
+           "packs/packcache.py", "packs/packs.py", "packs/templating.py", "packs/unpack.py", "packs/yamlsrc.py")
 _PACKAGE = Path(__file__).parent.parent         # grader/: SOURCES are relative to it
 _keys: dict[int, tuple] = {}    # id(pack) -> (pack, key) for the packs this process loaded
 

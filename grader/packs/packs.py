@@ -36,7 +36,7 @@ def find_pack(ref: str) -> Path:
         return path
     if path.is_file():
         if ref.endswith((".tar.gz", ".tgz")):
-            from grader.packs.archive import open_archive
+            from grader.packs.unpack import open_archive    # tarfile etc.: `grader list` stays light
 
             return open_archive(path)
         raise UsageError(f"{ref}: not a pack (give a pack folder, a .tar.gz archive or a built-in name)")

@@ -202,7 +202,7 @@ def test_sources_cover_every_module_a_load_and_render_use(tmp_path):
     code = ("import sys\nfrom grader.packs import packcache\nfrom grader.inventory import killercoda_default\n"
             f"p = packcache._fresh({str(pack_dir)!r}, killercoda_default(), True)\n"
             "from grader.engine.lifecycle import render\nrender(p, list(p.tasks), seed=0, inventory=killercoda_default())\n"
-            "import grader.packs.archive\n"
+            "import grader.packs.unpack\n"
             "print(' '.join(m for m in sys.modules if m.startswith('grader')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True,
                          env={**os.environ, "GRADER_CACHE": "off"}).stdout.split()
