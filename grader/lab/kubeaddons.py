@@ -320,9 +320,8 @@ def import_images(cluster, tars: dict[str, Path], hosts) -> None:
     """Load image tars into each host's containerd (what KubeCluster.up does for all images)."""
     imgdir = cluster.lab.dir / "images"
     imgdir.mkdir(exist_ok=True)
-    from grader.lab.kubelab import _link
     for tar in tars.values():
-        _link(tar, imgdir / tar.name)
+        kubebuild.link_file(tar, imgdir / tar.name)
     quoted = " ".join(shlex.quote(str(imgdir / t.name)) for t in tars.values())
     for host in hosts:
         cluster.sh(host, f"for t in {quoted}; do ctr --address {kubefiles.CONTAINERD_SOCK} -n k8s.io images import "

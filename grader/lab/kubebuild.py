@@ -230,3 +230,15 @@ def _build_one(go: str, src: Path, out: Path, b: Binary, version: str, start: fl
 def _since(start: float) -> str:
     s = int(time.monotonic() - start)
     return f"{s // 60}m{s % 60:02d}s"
+
+
+def link_file(src: Path, dst: Path) -> None:
+    """Hard-link (same file system, instant) or copy a file into place, replacing dst."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copy2(src, tmp)
+    tmp.replace(dst)

@@ -2,6 +2,9 @@
 
 A `Rootfs` is an in-memory tree, image path -> `Entry` (a directory, a symlink, or a file
 whose bytes are inline or come from a file on this machine); nothing is written here.
+
+Over 400 lines: the tree model and the three ways files come in (below) are one vocabulary;
+the text the images hold is already apart (kubeimages_files, kubeimages_addons).
 Paths follow the tree's own symlinks, so with the merged /usr layout every image gets
 (`bin -> usr/bin`, `lib -> usr/lib`, ...) `bin/sh` lands in `usr/bin/sh`.
 

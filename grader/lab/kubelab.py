@@ -27,13 +27,13 @@ import json
 import os
 import re
 import shlex
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from grader.lab import kubeaddons, kubebuild, kubefiles, labnet
+from grader.lab.labhost import HOSTS, OVERLAY_DIRS, ssh_command
 from grader.errors import KubeLabError, LabError
 
 CONTROL, WORKER = "controlplane", "node01"
@@ -157,7 +157,6 @@ class KubeCluster:
 
     def sh(self, host: str, script: str, *, timeout: float = 60, check: bool = True) -> str:
         """Run a bash script on a lab host over ssh (as a user would); its stdout."""
-        from grader.lab.lab import HOSTS, ssh_command
         proc = labnet.run(ssh_command(self.lab, HOSTS[host], "bash -s", timeout=10), input=script.encode(),
                           timeout=timeout, check=False)
         if check and proc.returncode != 0:
@@ -221,16 +220,15 @@ class KubeCluster:
         step(f"cluster up in {time.monotonic() - start:.0f}s")
 
     def _prepare_host(self, host: str, images: dict[str, Path]) -> None:
-        from grader.lab.lab import HOSTS, OVERLAY_DIRS
         self._cgroups(host)
         upper = self.lab.dir / host / "overlay" / OVERLAY_DIRS["/usr/local/sbin"] / "upper"
         for name in (n for n in kubebuild.NAMES if n not in kubebuild.ADDONS):  # add-ons run in pods
-            _link(self.bin_dir / name, upper / (name + ".real" if name == "crictl" else name))
+            kubebuild.link_file(self.bin_dir / name, upper / (name + ".real" if name == "crictl" else name))
         crictl = upper / "crictl"  # /etc is the machine's, so no /etc/crictl.yaml: the endpoint is given here
         crictl.write_text(f"#!/bin/sh\nexec /usr/local/sbin/crictl.real --runtime-endpoint unix://{kubefiles.CONTAINERD_SOCK} "
                           f"--image-endpoint unix://{kubefiles.CONTAINERD_SOCK} \"$@\"\n")
         crictl.chmod(0o755)
-        _link(kubectl_binary(), upper / "kubectl")
+        kubebuild.link_file(kubectl_binary(), upper / "kubectl")
         svc = upper / "grader-svc"
         svc.write_text(kubefiles.SVC_SCRIPT)
         svc.chmod(0o755)
@@ -240,7 +238,7 @@ class KubeCluster:
         imgdir = self.lab.dir / "images"
         imgdir.mkdir(exist_ok=True)
         for ref, tar in images.items():
-            _link(tar, imgdir / tar.name)
+            kubebuild.link_file(tar, imgdir / tar.name)
         self.write(host, "/etc/containerd/config.toml",
                    kubefiles.containerd_config(f"registry.k8s.io/pause:{kubebuild.PAUSE_TAG}"))
         self.write(host, "/etc/kubernetes/grader/patches/kubeletconfiguration+merge.yaml",
@@ -268,7 +266,6 @@ for t in {tars}; do ctr --address {kubefiles.CONTAINERD_SOCK} -n k8s.io images i
             (d / "cgroup.procs").write_text(f"{pid}\n")
 
     def _init(self) -> None:
-        from grader.lab.lab import HOSTS
         conf = kubefiles.kubeadm_init(version=kubebuild.VERSION, name=CONTROL, address=HOSTS[CONTROL],
                                       etcd_tag=kubebuild.ETCD_IMAGE_TAG, patches="/etc/kubernetes/grader/patches")
         self.write(CONTROL, "/etc/kubernetes/grader/kubeadm-init.yaml", conf)
@@ -279,7 +276,6 @@ mkdir -p /root/.kube && cp /etc/kubernetes/admin.conf /root/.kube/config
 """, timeout=400)
 
     def _join(self) -> None:
-        from grader.lab.lab import HOSTS
         line = self.sh(CONTROL, "kubeadm token create --ttl 2h --print-join-command", timeout=60)
         token = re.search(r"--token (\S+)", line)
         ca = re.search(r"--discovery-token-ca-cert-hash (\S+)", line)
@@ -306,7 +302,6 @@ kubeadm join --config /etc/kubernetes/grader/kubeadm-join.yaml --ignore-prefligh
             time.sleep(1)
 
     def _network(self) -> None:
-        from grader.lab.lab import HOSTS
         cidrs = self.pod_cidrs()
         for host in (CONTROL, WORKER):
             self.write(host, kubefiles.CNI_CONF, kubefiles.cni_conflist(cidrs[host]))
@@ -371,15 +366,3 @@ class _Steps:
     def __call__(self, text: str) -> None:
         self.n += 1
         self.progress(f"kube lab [{self.n}] {text} ({time.monotonic() - self.start:.0f}s so far)")
-
-
-def _link(src: Path, dst: Path) -> None:
-    """Hard-link (same file system, instant) or copy a file into place, replacing dst."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copy2(src, tmp)
-    tmp.replace(dst)

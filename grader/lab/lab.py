@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.lab import kubelab, labnet
-from grader.lab.labhost import DISK_DIRS, OVERLAY_DIRS, PRIVATE_DIRS, SSHD_CONFIG, init_script
+from grader.lab.labhost import DISK_DIRS, HOSTS, OVERLAY_DIRS, PRIVATE_DIRS, SSHD_CONFIG, init_script, ssh_command
 from grader.errors import LabError
 from grader.lab.labnet import run
 
-HOSTS = {"controlplane": "172.30.1.2", "node01": "172.30.2.2"}
 KUBE_HOST = "controlplane"
 ENV_DIR = "GRADER_LAB_DIR"
 DEFAULT_DIR = "/var/lib/grader/lab"
@@ -333,14 +332,6 @@ class Lab(labnet.LabFolder):
             return json.loads((d / "state.json").read_text())
         except (OSError, ValueError):
             return {}
-
-
-def ssh_command(lab: Lab, address: str, command: str, *, timeout: int = 5) -> list[str]:
-    """An OpenSSH client command line reaching a lab host from the root namespace."""
-    return ["ssh", "-F", "/dev/null", "-i", str(lab.key), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-            "-o", f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-            "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}", "-o", "LogLevel=ERROR",
-            f"root@{address}", command]
 
 
 def _keygen(path: Path, comment: str) -> None:

@@ -1,6 +1,8 @@
 """What a lab host is made of: its private places and the script that becomes its PID 1.
 
-Pure text, no I/O; grader/lab/lab.py writes these files and starts the hosts.
+Pure text, no I/O; grader/lab/lab.py writes these files and starts the hosts.  The hosts'
+addresses and the ssh command line that reaches one are here too, so that the kube lab
+(which runs inside the hosts) does not import the lab that starts them.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from shlex import quote as q
 
 from grader.lab import labnet
 
+HOSTS = {"controlplane": "172.30.1.2", "node01": "172.30.2.2"}
 # tmpfs per host: what a host keeps to itself (the kube lab's runtime state included)
 PRIVATE_DIRS = ("/etc/kubernetes", "/var/lib/kubelet", "/etc/netns", "/root", "/tmp", "/run", "/var/tmp",
                 "/etc/containerd", "/etc/cni", "/var/lib/cni", "/var/log/pods", "/var/log/containers",
@@ -70,3 +73,11 @@ cp {q(str(d / 'ssh_config'))} /root/.ssh/config
 chmod 0600 /root/.ssh/*
 exec {q(labnet.which('sshd') or '/usr/sbin/sshd')} -D -e -f {q(str(hostdir / 'sshd_config'))}
 """
+
+
+def ssh_command(lab, address: str, command: str, *, timeout: int = 5) -> list[str]:
+    """An OpenSSH client command line reaching a lab host from the root namespace."""
+    return ["ssh", "-F", "/dev/null", "-i", str(lab.key), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+            "-o", f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+            "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}", "-o", "LogLevel=ERROR",
+            f"root@{address}", command]
