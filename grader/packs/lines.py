@@ -11,3 +11,19 @@ class LineDict(dict):
 class LineList(list):
     lines: dict
     line: int | None = None
+
+
+def line_of(data, path) -> int | None:
+    """The line of the deepest key along `path` (a sequence of keys/indexes)."""
+    line = getattr(data, "line", None)
+    node = data
+    for part in path:
+        lines = getattr(node, "lines", None)
+        if lines is not None and part in lines:
+            line = lines[part]
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        line = getattr(node, "line", None) or line
+    return line

@@ -10,10 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from grader.errors import UsageError
+from grader.packs.lines import line_of
+
 DEFAULT_STEP_TIMEOUT = 60.0
 DEFAULT_CHECK_TIMEOUT = 20.0
 DEFAULT_INTERVAL = 2.0
 DEFAULT_PASS_PERCENT = 66.0
+# The check kinds, in the order a check's keys are looked at.  Adding one: an entry here, its
+# branch of the schema's `check` definition, and its own branches in grader/engine/checks.py
+# (the command that gathers its facts, its verdict); tests/unit/test_registries.py fails
+# while the schema and this tuple disagree.
+CHECK_KINDS = ("run", "file", "kube", "script")
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,6 @@ class Pack:
     archive: Path | None = None         # set when loaded from a .tar.gz
 
     def task(self, task_id: str) -> "TaskSpec":
-        from grader.errors import UsageError
-
         for t in self.tasks:
             if t.id == task_id:
                 return t
@@ -68,8 +74,6 @@ class TaskSpec:
         return bool(self.data.get("exclusive", False))
 
     def line(self, *path) -> int | None:
-        from grader.packs.yamlsrc import line_of
-
         return line_of(self.data, list(path))
 
 

@@ -32,12 +32,17 @@ from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 
+from grader import inventory as inv
+from grader.home import grader_home
+from grader.packs.packs import find_pack
+
 FORMAT = "grader-packcache/1"
 ENV = "GRADER_CACHE"
 KEEP = 64                       # entries kept; the oldest beyond these are removed on a store
 MAX_TREE_BYTES = 64 << 20       # a bigger pack is loaded afresh every time (not worth hashing)
 # the modules whose code decides what a loaded or rendered pack holds (tests keep this complete)
-SOURCES = ("__init__.py", "errors.py", "inventory.py", "engine/__init__.py", "engine/lifecycle.py", "engine/results.py",
+SOURCES = ("__init__.py", "errors.py", "inventory.py", "strenum.py", "engine/__init__.py", "engine/lifecycle.py",
+           "engine/matchers.py", "engine/results.py",
            "packs/__init__.py", "packs/lines.py", "packs/loader.py", "packs/model.py",
            "packs/packcache.py", "packs/packs.py", "packs/templating.py", "packs/unpack.py", "packs/yamlsrc.py")
 _PACKAGE = Path(__file__).parent.parent         # grader/: SOURCES are relative to it
@@ -118,8 +123,6 @@ def enabled() -> bool:
 
 
 def cache_dir() -> Path:
-    from grader.home import grader_home
-
     return grader_home() / "cache"
 
 
@@ -182,8 +185,6 @@ def _prune(folder: Path) -> None:
 
 def load(ref, *, inventory=None, check_templates: bool = True):
     """`loader.load_pack(ref, ...)`, from the cache while nothing it depends on changed."""
-    from grader.packs.packs import find_pack
-
     if not enabled():
         return _fresh(ref, inventory, check_templates)
     root = find_pack(str(ref))
@@ -229,8 +230,6 @@ def render(pack, specs, *, seed: int, inventory) -> list:
 
 def resolve_inventory(flag: str | None = None):
     """`inventory.resolve(flag)`, the file's parse kept by its bytes (no YAML parser to import)."""
-    from grader import inventory as inv
-
     path = inv.locate(flag)
     if path is None or not enabled():
         return inv.resolve(flag)

@@ -16,10 +16,9 @@ import string
 from functools import lru_cache
 
 from grader.errors import PackError
-from grader.packs.model import (DEFAULT_CHECK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_STEP_TIMEOUT, Alternative, Check,
-                          NearMiss, Step, Task, TaskSpec)
+from grader.packs.model import (CHECK_KINDS, DEFAULT_CHECK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_STEP_TIMEOUT,
+                                Alternative, Check, NearMiss, Step, Task, TaskSpec)
 
-KINDS = ("run", "file", "kube", "script")
 
 
 class Raw(str):
@@ -161,7 +160,7 @@ def render_task(spec: TaskSpec, *, seed: int, inventory) -> Task:
     checks = []
     for i, item in enumerate(data["checks"]):
         base = ("checks", i)
-        kind = next(k for k in KINDS if k in item)
+        kind = next(k for k in CHECK_KINDS if k in item)
         if kind == "run":
             _no_quoted_expressions(r, item["run"], (*base, "run"))
             target = r.text(item["run"], *base, "run", command=True)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from grader.engine.matchers import MATCHERS
 from grader.errors import PackError
-from grader.packs.lines import LineDict, LineList
+from grader.packs.lines import LineDict, LineList, line_of
+from grader.packs.model import CHECK_KINDS
 
 SCHEMA_DIR = Path(__file__).parent.parent / "schema"     # grader/schema
 
@@ -57,31 +59,21 @@ def load_yaml(path: Path):
         raise PackError("file not found", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PackError(f"cannot read: {exc}", file=str(path)) from None
+    return parse_yaml(text, file=str(path))
+
+
+def parse_yaml(text: str, *, file: str):
+    """`text` as data that remembers its lines; duplicate keys and YAML errors -> PackError
+    with the file and line (the inventory turns it into an InventoryError)."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
     except PackError as exc:  # raised by _map, which does not know the file
-        raise PackError(exc.message, file=str(path), line=exc.line) from None
+        raise PackError(exc.message, file=file, line=exc.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PackError(f"not valid YAML: {problem}", file=str(path),
+        raise PackError(f"not valid YAML: {problem}", file=file,
                         line=mark.line + 1 if mark else None) from None
-
-
-def line_of(data, path) -> int | None:
-    """The line of the deepest key along `path` (a sequence of keys/indexes)."""
-    line = getattr(data, "line", None)
-    node = data
-    for part in path:
-        lines = getattr(node, "lines", None)
-        if lines is not None and part in lines:
-            line = lines[part]
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-        line = getattr(node, "line", None) or line
-    return line
 
 
 @lru_cache(maxsize=None)
@@ -125,7 +117,6 @@ def validate(data, schema_name: str, file: Path) -> list[PackError]:
     return problems
 
 
-KINDS = ("run", "file", "kube", "script")
 
 
 def _most_specific(error):
@@ -157,16 +148,16 @@ def _describe(error) -> str:
     inst = error.instance
     if error.validator == "anyOf" and isinstance(inst, dict) and not any(b.get("required")
                                                                          for b in error.validator_value):
-        return _describe_mapping(inst, MATCHERS)  # expect.exit: a code, a list of codes, or a matcher
+        return _describe_mapping(inst, MATCHER_NAMES)  # expect.exit: a code, a list of codes, or a matcher
     if error.validator == "oneOf" and isinstance(inst, dict):
         branch_keys = {k for branch in error.validator_value for k in branch.get("required", [])}
         if not branch_keys & {"run", "script", "copy", "file", "kube"}:  # a matcher or a param
-            return _describe_mapping(inst, sorted(branch_keys) if branch_keys else MATCHERS)
-        found = [k for k in KINDS if k in inst]
+            return _describe_mapping(inst, sorted(branch_keys) if branch_keys else MATCHER_NAMES)
+        found = [k for k in CHECK_KINDS if k in inst]
         steps = [k for k in ("run", "script", "copy") if k in inst]
         if "name" in inst or "points" in inst or "expect" in inst:
             if not found:
-                return f"a check needs exactly one kind: {', '.join(KINDS)} (it has none)"
+                return f"a check needs exactly one kind: {', '.join(CHECK_KINDS)} (it has none)"
             if len(found) > 1:
                 return f"a check needs exactly one kind, it has {len(found)}: {', '.join(found)}"
         if not steps:
@@ -193,12 +184,12 @@ def _describe(error) -> str:
     return error.message
 
 
-MATCHERS = ("equals", "contains", "regex", "lt", "le", "gt", "ge", "empty", "not", "any", "all")
+MATCHER_NAMES = tuple(MATCHERS)
 
 
 def _describe_mapping(inst: dict, known) -> str:
     """A matcher or a param written as a mapping with an unknown or a second key."""
-    what = "a matcher" if known is MATCHERS else "a param"
+    what = "a matcher" if known is MATCHER_NAMES else "a param"
     unknown = [k for k in inst if k not in known]
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), known, n=1)
