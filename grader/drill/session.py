@@ -33,13 +33,32 @@ from pathlib import Path
 from grader.errors import DrillError, DrillSuperseded, UsageError
 from grader.clock import iso, parse_iso, utcnow
 from grader.home import fsync_dir, grader_home, write_atomic
+from grader.procs import owner_alive, process_started
+from grader.strenum import StrEnum
 
 SCHEMA = "grader-drill/1"
-SETTING_UP, RUNNING, GRADING, GRADED = "setting-up", "running", "grading", "graded"
+
+
+class Phase(StrEnum):
+    """Where a drill is (drill.json's `phase`)."""
+    SETTING_UP = "setting-up"
+    RUNNING = "running"
+    GRADING = "grading"
+    GRADED = "graded"
+
+
+class Setup(StrEnum):
+    """A task's setup in a drill (drill.json's `setup`)."""
+    PENDING = "pending"
+    SETTING = "running"
+    DONE = "done"
+    STAGED = "staged"          # an exclusive task of a longer drill: set up by `drill begin N`, not at start
+
+
+SETTING_UP, RUNNING, GRADING, GRADED = Phase
 ACTIVE = (SETTING_UP, RUNNING, GRADING)       # a session in these phases blocks a new start
 MODES = ("exam", "training")
-PENDING, SETTING, DONE = "pending", "running", "done"   # per-task setup status
-STAGED = "staged"              # an exclusive task of a longer drill: set up by `drill begin N`, not at start
+PENDING, SETTING, DONE, STAGED = Setup
 EXAM_RULES = "exam rules allow no hints and no checks before the one final grade"
 
 
@@ -164,31 +183,6 @@ def from_json(text: str, *, source: str = "drill.json") -> Session:
     except (ValueError, TypeError, AttributeError) as exc:
         raise damaged(source, str(exc)) from None
     return session
-
-
-def process_started(pid: int) -> int | None:
-    """When process `pid` started, in clock ticks after boot (/proc/PID/stat field 22);
-    None when there is no such live process (none, a zombie) or no /proc to ask."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-        fields = stat[stat.rindex(b")") + 2:].split()     # the name (field 2) may hold spaces and ')'
-        return None if fields[0] in (b"Z", b"X") else int(fields[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def owner_alive(pid: int, started: int | None) -> bool:
-    """Is process `pid`, started at `started` (None: not recorded), still running?"""
-    if os.path.exists("/proc/self/stat"):
-        now = process_started(pid)
-        return now is not None and (started is None or now == started)
-    try:                                                # no /proc: the PID alone has to do
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def damaged(source: str, why: str) -> DrillError:

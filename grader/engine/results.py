@@ -11,11 +11,21 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from grader.errors import ResultsFileError
+from grader.strenum import StrEnum
 
 SCHEMA = "grader-results/1"
-PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
-FLAKY = "FLAKY"                 # validate --repeat: the verdict changed between runs on the same state
-STATUSES = (PASS, FAIL, ERROR, FLAKY)
+
+
+class Status(StrEnum):
+    """A check's or a task's verdict (its JSON and printed form is the bare value)."""
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    FLAKY = "FLAKY"             # validate --repeat: the verdict changed between runs on the same state
+
+
+PASS, FAIL, ERROR, FLAKY = Status.PASS, Status.FAIL, Status.ERROR, Status.FLAKY
+STATUSES = tuple(Status)
 
 
 @dataclass
