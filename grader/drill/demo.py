@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import sys
 
+from grader.drill import drill
+from grader.drill.session import ACTIVE, Store
+from grader.drill.sheet import sheet
+from grader.engine.runner import Runner
+from grader.engine.scoring import score
+from grader.errors import EXIT_ENVIRONMENT, EXIT_OK
+from grader.lab.lab import Lab
+from grader.packs.packs import peek_pack
+from grader.report.terminal import render_markdown, render_run
+
 DEMO_MAX_TASKS = 4
 
 
 def run_demo(*, pack: str = "linux-networking", count: int | None = None, seed: int | None = None,
              say=None, color: bool = False) -> int:
-    from grader.drill import drill
-    from grader.drill.sheet import sheet
-    from grader.errors import EXIT_ENVIRONMENT, EXIT_OK
-    from grader.lab.lab import Lab
-    from grader.packs.packs import peek_pack
-    from grader.report.terminal import render_markdown, render_run
-    from grader.engine.runner import Runner
-    from grader.engine.scoring import score
-    from grader.drill.session import ACTIVE, Store
-
     say = say or (lambda message: None)
     store = Store()
     busy = store.load()

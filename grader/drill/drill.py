@@ -21,7 +21,7 @@ from pathlib import Path
 from grader.errors import DrillError, DrillSuperseded, GraderError
 from grader.holder import control as holder
 from grader.drill.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, RUNNING, SETTING, SETTING_UP, STAGED,
-                            Session, Store, choose, iso, new_seed, new_session, utcnow)
+                                  Session, Store, choose, iso, new_seed, new_session, utcnow)
 
 NOT_SET_UP = ("its setup did not finish (the drill was interrupted while setting it up), so it was not graded; "
               "`grader drill abort` resets the drill")

@@ -3,6 +3,7 @@ Pure: no hosts, no files."""
 from __future__ import annotations
 
 from grader.drill.session import EXAM_RULES, PENDING, STAGED, Session, utcnow
+from grader.report import fmt
 
 
 def work_host(task, pack) -> str:
@@ -17,8 +18,6 @@ def where_line(task, pack) -> str:
 
 def sheet(session: Session, pack, tasks: dict) -> str:
     """The task sheet, as Markdown."""
-    from grader.report import fmt
-
     points = sum(t.spec.weight for t in tasks.values())
     if session.deadline:
         clock = f"time limit {fmt.num(session.minutes)} minutes (until {fmt.when(session.deadline)})"

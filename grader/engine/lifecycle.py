@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
+from grader.errors import InventoryError
 from grader.packs.model import Pack, Task
 from grader.engine.results import ERROR, CheckResult, RunResult, TaskResult
 
@@ -26,8 +27,6 @@ def check_hosts(pack: Pack, inventory) -> None:
     """InventoryError unless the inventory has every host the pack needs."""
     missing = [r for r in pack.hosts if r not in inventory.hosts]
     if missing:
-        from grader.errors import InventoryError
-
         raise InventoryError(f"{pack.dir / 'pack.yaml'}: hosts: pack {pack.name} needs host(s) {', '.join(missing)} "
                              f"that the inventory {inventory.source} lacks (it has: {', '.join(sorted(inventory.hosts))})")
 

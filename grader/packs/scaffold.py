@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 from grader.errors import UsageError
+from grader.killercoda import dump_yaml
+from grader.packs.yamlsrc import SCHEMA_DIR
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TASK_ID = "fix-config-file"
@@ -105,9 +107,6 @@ def task_data(name: str) -> dict:
 
 def new_pack(name: str, parent: str | Path = ".", *, force: bool = False) -> Path:
     """Create PARENT/NAME with pack.yaml and one example task; returns the pack folder."""
-    from grader.killercoda import dump_yaml
-    from grader.packs.yamlsrc import SCHEMA_DIR
-
     if not NAME_RE.match(name):
         raise UsageError(f"pack name '{name}': use lower-case letters, digits and '-' (e.g. my-pack)")
     root = Path(parent) / name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grader.engine import results
 from grader.errors import ResultsFileError, UsageError
 from grader.report.formats import FORMATS, renderer
 
@@ -35,8 +36,6 @@ def schema_path() -> Path:
 def load_results(path: str | Path):
     """Read a results file, check it against the JSON Schema, return a RunResult.
     Anything else -> ResultsFileError (one line)."""
-    from grader.engine import results
-
     data = results.read(Path(path))       # not JSON / not a results file (names the file)
     problem = validation_error(data)      # the schema names the key, so it speaks first
     if problem:
