@@ -12,7 +12,8 @@
     abort  -> reset the tasks and forget the session
 
 The session model and its files are in grader.drill.session; this module adds the pack, the
-inventory and the hosts.  The CLI (grader/cli/drill.py) only parses and prints.
+inventory and the hosts (imported in the functions that use them, so that `drill status`,
+`sheet` and `timer` load no pack or runner).  The CLI (grader/cli/drill.py) parses and prints.
 """
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from grader.errors import InventoryError
 from grader.packs.model import Pack, Task
 from grader.engine.results import ERROR, CheckResult, RunResult, TaskResult
+from grader.packs.templating import render_task
 
 
 def now_iso() -> str:
@@ -17,8 +18,6 @@ def now_iso() -> str:
 
 
 def render(pack: Pack, specs, *, seed: int, inventory) -> list[Task]:
-    from grader.packs.templating import render_task
-
     check_hosts(pack, inventory)
     return [render_task(s, seed=seed, inventory=inventory) for s in specs]
 

@@ -25,6 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from grader import __version__
+from grader.drill.drill import resolve_inventory
 from grader.errors import TransportError
 from grader.holder import LOG_MAX, idle_timeout, inventory_digest, lock_path, log_path, socket_path, state_path
 from grader.holder import wire
@@ -310,8 +311,6 @@ def main(argv=None) -> int:
         log(f"not started for drill {args.drill}: another holder keeps this home")
         return 0
     try:
-        from grader.drill.drill import resolve_inventory
-
         inventory, _ = resolve_inventory(args.inventory or None, trust_on_first_use=args.trust_on_first_use)
         code = Holder(home, args.drill, inventory, idle_timeout(), log).serve()
     except BaseException as exc:        # noqa: BLE001 - say why in the log, then go

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader import tools
-from grader.lab import kubeaddons, kubebuild, kubefiles, labnet
+from grader.lab import kubeaddons, kubebuild, kubefiles, kubeimages, labnet
 from grader.lab.labhost import HOSTS, OVERLAY_DIRS, ssh_command
 from grader.errors import KubeLabError, LabError
 
@@ -196,7 +196,6 @@ class KubeCluster:
         labnet.require_tools(TOOLS)
         if not (CNI_DIR / "bridge").exists():
             raise KubeLabError(f"the CNI plugins are missing in {CNI_DIR}: apt-get install -y containernetworking-plugins")
-        from grader.lab import kubeimages
         step = _Steps(self.progress, start)
         step("images (built locally, no registry)")
         images = kubeimages.build_images(self.bin_dir, kubebuild.cache_dir() / "images",

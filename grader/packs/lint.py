@@ -13,15 +13,17 @@ tool that is not installed: lint did what it could).
 from __future__ import annotations
 
 from grader.errors import GraderError
+from grader.inventory import killercoda_default
 from grader.packs.findings import error, Finding, from_error
+from grader.packs.lint_external import lint_manifests, lint_scripts
+from grader.packs.loader import lint_pack
+from grader.packs.templating import render_task
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 def lint(ref: str, *, inventory=None) -> list[Finding]:
     """Every finding for one pack: the loader's problems, else the manifests' and scripts'."""
-    from grader.packs.loader import lint_pack
-
     try:
         pack, problems = lint_pack(ref, inventory=inventory)
     except GraderError as exc:
@@ -33,10 +35,6 @@ def lint(ref: str, *, inventory=None) -> list[Finding]:
 
 
 def _external(pack, inventory) -> list[Finding]:
-    from grader.inventory import killercoda_default
-    from grader.packs.lint_external import lint_manifests, lint_scripts
-    from grader.packs.templating import render_task
-
     inventory = inventory or killercoda_default()
     manifests, scripts, problems = [], [], []
     for spec in pack.tasks:

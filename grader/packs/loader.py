@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 
 from grader.errors import PackError
+from grader.inventory import killercoda_default
 from grader.packs.model import DEFAULT_PASS_PERCENT, Pack, TaskSpec
 from grader.packs.packs import PACK_FILE, TASK_FILE, find_pack
-from grader.packs.templating import env_name
+from grader.packs.templating import env_name, render_task
 from grader.packs.yamlsrc import load_yaml, validate
 
 DESCRIPTION_FILE = "description.md"
@@ -182,9 +183,6 @@ def _duplicates(items, section: str, key: str, what: str, file: Path) -> list[Pa
 
 
 def _trial_render(pack: Pack, inventory) -> list[PackError]:
-    from grader.inventory import killercoda_default
-    from grader.packs.templating import render_task
-
     inventory = inventory or killercoda_default()
     problems = []
     for spec in pack.tasks:

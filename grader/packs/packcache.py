@@ -207,6 +207,7 @@ def load(ref, *, inventory=None, check_templates: bool = True):
 
 
 def _fresh(ref, inventory, check_templates: bool):
+    # the loader (PyYAML, jsonschema, Jinja2): only on a cache miss, which is the point
     from grader.packs.loader import load_pack
 
     return load_pack(ref, inventory=inventory, check_templates=check_templates)
@@ -214,6 +215,7 @@ def _fresh(ref, inventory, check_templates: bool):
 
 def render(pack, specs, *, seed: int, inventory) -> list:
     """`lifecycle.render(...)`, from the cache for a pack this module loaded."""
+    # rendering (Jinja2): only on a cache miss
     from grader.engine.lifecycle import check_hosts, render as render_tasks
 
     held = _keys.get(id(pack))

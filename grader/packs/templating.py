@@ -109,6 +109,7 @@ class _Renderer:
         return value
 
     def _error(self, message, path, lineno=None):
+        # yamlsrc imports PyYAML: only for a template error, not on a cached load
         from grader.packs.yamlsrc import key_path
 
         if path and path[0] == "description" and "description" not in self.spec.data:
