@@ -22,7 +22,7 @@ KIND_CLUSTER = "grader"
 
 def _builtin_packs(target: str | None = None) -> list[dict]:
     sys.path.insert(0, str(ROOT))
-    from grader.packs import builtin_names, peek_pack
+    from grader.packs.packs import builtin_names, peek_pack
 
     packs = [peek_pack(name) for name in builtin_names()]
     return [p for p in packs if target in (None, p["target"])]

@@ -32,11 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.checks import command_for  # noqa: E402
+from grader.engine.checks import command_for  # noqa: E402
 from grader.inventory import load as load_inventory  # noqa: E402
-from grader.lifecycle import check_tasks, render  # noqa: E402
-from grader.loader import load_pack  # noqa: E402
-from grader.runner import Runner  # noqa: E402
+from grader.engine.lifecycle import check_tasks, render  # noqa: E402
+from grader.packs.loader import load_pack  # noqa: E402
+from grader.engine.runner import Runner  # noqa: E402
 
 LAB_INVENTORY = Path(os.environ.get("GRADER_LAB_DIR", "/var/lib/grader/lab")) / "inventory.yaml"
 

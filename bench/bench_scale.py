@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_grading import LAB_INVENTORY, grader_command, make_pack, user_env  # noqa: E402
 from grader.inventory import load as load_inventory  # noqa: E402
-from grader.lifecycle import check_tasks, render  # noqa: E402
-from grader.loader import load_pack  # noqa: E402
-from grader.runner import Runner  # noqa: E402
+from grader.engine.lifecycle import check_tasks, render  # noqa: E402
+from grader.packs.loader import load_pack  # noqa: E402
+from grader.engine.runner import Runner  # noqa: E402
 
 
 def run_cli(argv: list[str]) -> tuple[float, float]:

@@ -16,9 +16,14 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.errors import InventoryError
+from grader.errors import InventoryError, PackError
 
-TRANSPORTS = ("local", "ssh", "docker")
+# The transports by name: "module:function" opening one, function(spec, inventory, jump) ->
+# Transport (grader.transport.connect imports the module only when a host uses it).  Adding
+# a transport is one entry here and its own module under grader/transport/.
+TRANSPORTS = {"local": "grader.transport.local:open_transport",
+              "ssh": "grader.transport.ssh:open_transport",
+              "docker": "grader.transport.docker:open_transport"}
 HOST_KEYS = {"transport", "address", "port", "user", "key", "known_hosts", "trust_on_first_use",
              "jump", "container", "docker", "node", "connect_timeout", "ip"}
 TOP_KEYS = {"hosts", "kube_host", "kubectl", "kubeconfig", "name"}
@@ -105,7 +110,9 @@ def locate(flag: str | None = None, *, cwd: Path | None = None, env=None) -> Pat
 
 
 def load(path: Path) -> Inventory:
-    import yaml  # only when an inventory file is used
+    """Read an inventory file with the packs' strict YAML loader: a duplicate key is an
+    error with its line, as in a pack, not a silent last-one-wins."""
+    from grader.packs.yamlsrc import parse_yaml     # PyYAML: only when an inventory file is read
 
     try:
         text = path.read_text()
@@ -114,11 +121,9 @@ def load(path: Path) -> Inventory:
     except UnicodeDecodeError as exc:
         raise InventoryError(f"{path}: cannot read inventory: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise InventoryError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        data = parse_yaml(text, file=str(path))
+    except PackError as exc:             # "FILE:LINE: not valid YAML: ...", as before
+        raise InventoryError(exc.message) from None
     return parse(data, source=str(path))
 
 

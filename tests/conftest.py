@@ -5,7 +5,7 @@ machine (fixed names and addresses), and several test sessions may run at once
 (other developers in the same tree), so:
 
 * a session that finds a lab already up reuses it and leaves it up;
-* every session using a lab holds a shared lease (grader.labnet.Lease, a flock on
+* every session using a lab holds a shared lease (grader.lab.labnet.Lease, a flock on
   /run/lock/grader-lab.users or grader-docker-lab.users) while it runs, and
   `grader lab down` refuses while one is held (unless --force);
 * a session tears down only a lab it created itself, and only if it can take the
@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(session, config, items):
 def _cannot_build(tools: dict) -> str | None:
     if os.geteuid() != 0:
         return "the lab needs root"
-    from grader import labnet
+    from grader.lab import labnet
     from grader.errors import LabError
     try:
         labnet.require_tools(tools)
@@ -55,10 +55,10 @@ def _cannot_build(tools: dict) -> str | None:
 class _Handle:
     """What a lab fixture gives a test (the network lab or the docker one)."""
 
-    lab: object                  # grader.lab.Lab or grader.dockerlab.DockerLab
+    lab: object                  # grader.lab.lab.Lab or grader.lab.dockerlab.DockerLab
     created: bool                # this session built it (and will remove it)
     up_seconds: float            # how long `up` took in this session
-    lease: object = field(repr=False)  # grader.labnet.Lease
+    lease: object = field(repr=False)  # grader.lab.labnet.Lease
 
     @property
     def dir(self) -> Path:
@@ -79,7 +79,7 @@ class LabHandle(_Handle):
     def ssh(self, host: str, command: str, *, timeout: float = 30, input: bytes | None = None,
             check: bool = False) -> subprocess.CompletedProcess:
         """Run `command` on a lab host with the OpenSSH client (text output)."""
-        from grader.lab import HOSTS, ssh_command
+        from grader.lab.lab import HOSTS, ssh_command
         proc = subprocess.run(ssh_command(self.lab, HOSTS[host], command), input=input, capture_output=True,
                               timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
         proc.stdout, proc.stderr = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
@@ -106,7 +106,7 @@ def _session_lab(request, make, lease_path: str, tools: dict, handle_cls, **up_a
     if reason:
         unavailable(reason)
     from grader.errors import LabError
-    from grader.labnet import Lease
+    from grader.lab.labnet import Lease
     lease = Lease(lease_path)
     lab = make()
     start = time.monotonic()
@@ -131,8 +131,8 @@ def _session_lab(request, make, lease_path: str, tools: dict, handle_cls, **up_a
 @pytest.fixture(scope="session")
 def lab(request):
     """The local two-host lab (controlplane, node01), up for the whole session."""
-    from grader import labnet
-    from grader.lab import LEASE_FILE, Lab
+    from grader.lab import labnet
+    from grader.lab.lab import LEASE_FILE, Lab
     kube = wants_kube(request.session)
     yield from _session_lab(request, Lab.current, LEASE_FILE, labnet.TOOLS, LabHandle,
                             **({"kube": True, "progress": _progress(request)} if kube else {}))
@@ -161,7 +161,7 @@ def kube_lab(lab):
 @pytest.fixture(scope="session")
 def docker_lab(request):
     """The docker lab (grader-control-plane, grader-worker), up for the whole session."""
-    from grader.dockerlab import LEASE_FILE, TOOLS, DockerLab
+    from grader.lab.dockerlab import LEASE_FILE, TOOLS, DockerLab
     yield from _session_lab(request, DockerLab.default, LEASE_FILE, TOOLS, DockerLabHandle)
 
 

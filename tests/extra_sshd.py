@@ -76,8 +76,8 @@ def tree(pid: int) -> list[int]:
 
 
 def host_init_pid(host: str) -> int:
-    """The first process of a lab host (its sshd), as grader.labnet finds it."""
-    from grader import labnet
+    """The first process of a lab host (its sshd), as grader.lab.labnet finds it."""
+    from grader.lab import labnet
 
     pid = labnet.host_init_pid(host)
     if pid is None:
@@ -153,7 +153,7 @@ class ExtraSSHD:
 
         What dies inside the host is reaped by the host's first process, in its own time:
         a zombie counts as dead."""
-        from grader import labnet
+        from grader.lab import labnet
 
         labnet.kill_all(lambda: {p for p in tree(pid) if not dead(p)}, timeout=10)
 

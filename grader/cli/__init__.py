@@ -7,6 +7,7 @@ so `grader --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from grader import __version__
@@ -60,8 +61,38 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def debugging() -> bool:
+    """GRADER_DEBUG=1: log at DEBUG to stderr, and every error's root cause with its traceback."""
+    return bool(os.environ.get("GRADER_DEBUG"))
+
+
+def _configure_logging() -> None:
+    import logging  # only when debugging: `grader --help` never imports it
+
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                        format="grader %(levelname)s %(name)s: %(message)s")
+
+
+def _log_root_cause(exc: BaseException) -> None:
+    """Log `exc` and the exceptions it was raised from or while handling, tracebacks and
+    all, even where a `raise ... from None` keeps them out of the one-line message."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    chain, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    for depth, err in enumerate(reversed(chain)):
+        what = "root cause" if depth == 0 and len(chain) > 1 else "raised"
+        log.debug("%s: %s: %s", what, type(err).__name__, err, exc_info=(type(err), err, err.__traceback__))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if debugging():
+        _configure_logging()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -70,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GraderError as exc:
+        if debugging():
+            _log_root_cause(exc)
         print(f"grader: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -78,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug in grader: one line, the traceback only on request
-        import os
-
-        if os.environ.get("GRADER_DEBUG"):
+        if debugging():
             raise
         print(f"grader: internal error: {type(exc).__name__}: {exc} (this is a bug in grader; "
               "run again with GRADER_DEBUG=1 for the traceback and report it)", file=sys.stderr)

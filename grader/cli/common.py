@@ -24,7 +24,7 @@ def add_seed(parser, default=0) -> None:
 
 
 def inventory_from(args):
-    from grader.packcache import resolve_inventory
+    from grader.packs.packcache import resolve_inventory
 
     inv = resolve_inventory(getattr(args, "inventory", None))
     if getattr(args, "trust_on_first_use", False):
@@ -36,7 +36,7 @@ def split_ref(ref: str, task_opt: str | None = None):
     """PACK, PACK/TASK, or a task folder -> (pack ref, [task ids] or None)."""
     from pathlib import Path
 
-    from grader.packs import PACK_FILE, TASK_FILE
+    from grader.packs.packs import PACK_FILE, TASK_FILE
 
     path = Path(ref)
     tasks = [t for t in (task_opt or "").split(",") if t] or None
@@ -50,8 +50,8 @@ def split_ref(ref: str, task_opt: str | None = None):
 
 def load(args, ref: str, task_opt: str | None = None, *, inventory=None):
     """(pack, [TaskSpec]) for a reference, with the inventory's facts for the trial render
-    (from the pack cache while no file of the pack changed: grader.packcache)."""
-    from grader import packcache
+    (from the pack cache while no file of the pack changed: grader.packs.packcache)."""
+    from grader.packs import packcache
 
     pack_ref, ids = split_ref(ref, task_opt)
     pack = packcache.load(pack_ref, inventory=inventory or inventory_from(args))

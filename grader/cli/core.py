@@ -80,7 +80,7 @@ def register(sub) -> None:
 
 
 def cmd_list(args) -> int:
-    from grader.packs import builtin_names, peek_pack
+    from grader.packs.packs import builtin_names, peek_pack
 
     if not args.pack:
         rows = [peek_pack(name) for name in builtin_names()]
@@ -90,7 +90,7 @@ def cmd_list(args) -> int:
             for r in rows:
                 print(f"{r['name']:<22} {r['version']:<8} {r['tasks']:>3} tasks  {r['target']:<10} {r['title']}")
         return EXIT_OK
-    from grader.loader import load_pack
+    from grader.packs.loader import load_pack
 
     pack = load_pack(args.pack, check_templates=False)
     rows = [{"id": t.id, "title": t.title, "domain": t.domain, "minutes": t.minutes, "points": t.weight}
@@ -105,8 +105,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from grader.lifecycle import render
-    from grader.sheet import where_line, work_host
+    from grader.engine.lifecycle import render
+    from grader.drill.sheet import where_line, work_host
     from grader.report.terminal import render_markdown
 
     pack, specs = load(args, args.ref)
@@ -148,8 +148,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from grader.findings import errors, warnings
-    from grader.lint import lint
+    from grader.packs.findings import errors, warnings
+    from grader.packs.lint import lint
 
     report = {ref: lint(ref) for ref in args.packs}
     if args.json:
@@ -212,7 +212,7 @@ class _CommandAfterDashDash:
 
 def exec_command(words: list[str]) -> str:
     """The command `grader exec` sends: one word as the command line it is, several as a quoted argv."""
-    from grader.transport.base import quote
+    from grader.shell import quote
 
     if not words:
         raise UsageError("exec: no command: grader exec HOST -- CMD [ARG...]")
@@ -233,8 +233,8 @@ def cmd_exec(args) -> int:
 
 
 def cmd_steps(args) -> int:
-    from grader.lifecycle import render
-    from grader.runner import Runner
+    from grader.engine.lifecycle import render
+    from grader.engine.runner import Runner
 
     pack, specs = load(args, args.ref, args.task)
     inventory = inventory_from(args)
@@ -259,7 +259,7 @@ def _out_dir(args) -> None:
 
 
 def _finish(args, run) -> int:
-    from grader.scoring import exit_code
+    from grader.engine.scoring import exit_code
 
     if args.out:
         from grader.report import write_report_dir
@@ -276,7 +276,7 @@ def _finish(args, run) -> int:
 
 
 def cmd_check(args) -> int:
-    from grader import packcache
+    from grader.packs import packcache
     from grader.transport import Pool
 
     inventory = inventory_from(args)
@@ -285,8 +285,8 @@ def cmd_check(args) -> int:
     pool.warm(pack.hosts)       # the handshakes, and each host's own set-up after the login, overlap the rest
     tasks = packcache.render(pack, specs, seed=args.seed, inventory=inventory)
     _out_dir(args)
-    from grader.lifecycle import check_tasks
-    from grader.runner import Runner
+    from grader.engine.lifecycle import check_tasks
+    from grader.engine.runner import Runner
 
     with Runner(inventory, pool=pool) as runner:
         run = check_tasks(runner, pack, tasks, seed=args.seed)
@@ -318,9 +318,9 @@ def _positive(text: str) -> int:
 
 
 def cmd_validate(args) -> int:
-    from grader.lifecycle import render
-    from grader.runner import Runner
-    from grader.validate import validate
+    from grader.engine.lifecycle import render
+    from grader.engine.runner import Runner
+    from grader.engine.validate import validate
 
     pack, specs = load(args, args.ref, args.task)
     specs = shard(specs, args.shard)

@@ -102,7 +102,7 @@ def _usage() -> int:
 
 
 def _store():
-    from grader.session import Store
+    from grader.drill.session import Store
 
     return Store()
 
@@ -116,14 +116,14 @@ def _warn(message: str) -> None:
 
 
 def print_sheet(session, pack, tasks) -> None:
-    from grader.sheet import sheet
+    from grader.drill.sheet import sheet
     from grader.report.terminal import render_markdown
 
     print(render_markdown(sheet(session, pack, tasks), color=color()), end="")
 
 
 def cmd_start(args) -> int:
-    from grader import drill
+    from grader.drill import drill
 
     ids = [t.strip() for t in (args.tasks or "").split(",") if t.strip()] or None
     if ids and args.count:
@@ -136,7 +136,7 @@ def cmd_start(args) -> int:
 
 
 def cmd_sheet(args) -> int:
-    from grader.drill import open_session
+    from grader.drill.drill import open_session
 
     session = _store().current()
     pack, _, tasks = open_session(session, inventory_flag=args.inventory, warn=_warn)
@@ -158,7 +158,7 @@ def _clock(session, now=None) -> str:
 
 
 def cmd_status(args) -> int:
-    from grader.sheet import status
+    from grader.drill.sheet import status
     from grader.report import fmt
 
     session = _store().current()
@@ -247,9 +247,9 @@ def cmd_timer(args) -> int:
 
 
 def cmd_begin(args) -> int:
-    from grader import drill
+    from grader.drill import drill
     from grader.report.terminal import render_markdown
-    from grader.sheet import where_line
+    from grader.drill.sheet import where_line
 
     n, task, pack = drill.begin(_store(), args.task, inventory_flag=args.inventory, say=_err)
     print(render_markdown(f"## {n}. {task.title}\n\n{where_line(task, pack)}\n\n{task.description.strip()}\n",
@@ -258,7 +258,7 @@ def cmd_begin(args) -> int:
 
 
 def cmd_hint(args) -> int:
-    from grader.drill import hint
+    from grader.drill.drill import hint
     from grader.report.terminal import render_markdown
 
     number, total, text = hint(_store(), args.task, inventory_flag=args.inventory)
@@ -268,7 +268,7 @@ def cmd_hint(args) -> int:
 
 
 def cmd_flag(args) -> int:
-    from grader.drill import flag
+    from grader.drill.drill import flag
 
     session = flag(_store(), args.task, on=not args.clear)
     print("flagged: " + (", ".join(session.flags) or "none"))
@@ -276,9 +276,9 @@ def cmd_flag(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from grader.drill import check
+    from grader.drill.drill import check
     from grader.report.terminal import render_run
-    from grader.scoring import exit_code
+    from grader.engine.scoring import exit_code
 
     run = check(_store(), args.tasks, inventory_flag=args.inventory)
     if args.json:
@@ -289,10 +289,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from grader.drill import grade, unjudged_checks
+    from grader.drill.drill import grade, unjudged_checks
     from grader.report.terminal import render_run
-    from grader.scoring import exit_code
-    from grader.session import GRADING
+    from grader.engine.scoring import exit_code
+    from grader.drill.session import GRADING
 
     run, out = grade(_store(), inventory_flag=args.inventory, warn=_warn, say=_err)
     if args.json:
@@ -310,7 +310,7 @@ def cmd_grade(args) -> int:
 
 
 def cmd_abort(args) -> int:
-    from grader.drill import abort
+    from grader.drill.drill import abort
 
     problems = abort(_store(), inventory_flag=args.inventory, say=_err)
     for p in problems:
@@ -339,6 +339,6 @@ def cmd_history(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from grader.demo import run_demo
+    from grader.drill.demo import run_demo
 
     return run_demo(pack=args.pack, count=args.count, seed=args.seed, say=_err, color=color())

@@ -66,9 +66,9 @@ def _print(report, args, verb: str, lint=None) -> None:
 
 def cmd_import(args) -> int:
     from grader.cli.core import print_warnings
-    from grader.findings import errors, warnings
+    from grader.packs.findings import errors, warnings
     from grader.killercoda import import_scenario
-    from grader.lint import lint
+    from grader.packs.lint import lint
 
     report = import_scenario(args.scenario, args.out, name=args.name, version=args.version, force=args.force)
     found = lint(str(report.out))

@@ -58,9 +58,9 @@ def _lab(args):
     from pathlib import Path
 
     if args.docker:
-        from grader.dockerlab import DockerLab
+        from grader.lab.dockerlab import DockerLab
         return DockerLab(Path(args.dir)) if args.dir else DockerLab.default()
-    from grader.lab import Lab
+    from grader.lab.lab import Lab
     return Lab(Path(args.dir)) if args.dir else Lab.default()
 
 
@@ -95,7 +95,7 @@ def _build(args) -> int:
     import time
     from pathlib import Path
 
-    from grader import kubebuild, kubeimages
+    from grader.lab import kubebuild, kubeimages
 
     start = time.monotonic()
 

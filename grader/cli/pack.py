@@ -56,12 +56,12 @@ def _usage() -> int:
 
 
 def cmd_build(args) -> int:
-    from grader.archive import build, describe
+    from grader.packs.archive import build, describe
     from grader.cli.core import print_warnings
     from grader.errors import PackError
-    from grader.findings import errors, warnings
-    from grader.lint import lint
-    from grader.packs import find_pack
+    from grader.packs.findings import errors, warnings
+    from grader.packs.lint import lint
+    from grader.packs.packs import find_pack
 
     root = find_pack(args.pack)
     found = lint(str(root))
@@ -90,9 +90,9 @@ def _archive_digest(root, out: str) -> str | None:
     """The digest of the archive `pack build` is about to replace, if there is one."""
     from pathlib import Path
 
-    from grader.archive import verify
+    from grader.packs.unpack import verify
     from grader.errors import GraderError
-    from grader.packs import peek_pack
+    from grader.packs.packs import peek_pack
 
     info = peek_pack(root)
     target = Path(out) / f"{info['name']}-{info['version']}.tar.gz"
@@ -105,7 +105,7 @@ def _archive_digest(root, out: str) -> str | None:
 
 
 def cmd_verify(args) -> int:
-    from grader.archive import describe, verify
+    from grader.packs.unpack import describe, verify
 
     manifest = verify(args.archive, digest=args.digest)
     if args.json:
@@ -117,7 +117,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from grader.scaffold import TASK_ID, new_pack
+    from grader.packs.scaffold import TASK_ID, new_pack
 
     root = new_pack(args.name, args.dir)
     print(root)

@@ -1,7 +1,7 @@
 """`grader report RESULTS.json [--html FILE] [--junit FILE]`: render a results file.
 
 With neither flag it prints the terminal summary.  It exits as the graded run would
-(grader.scoring.exit_code): 0 passed, 1 failed, 3 something could not be judged; a file
+(grader.engine.scoring.exit_code): 0 passed, 1 failed, 3 something could not be judged; a file
 that is not a results file exits 2 with one line.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def run(args) -> int:
     import sys
 
     from grader.report import load_results, write_reports
-    from grader.scoring import exit_code, score
+    from grader.engine.scoring import exit_code, score
 
     results = load_results(args.results)
     if not args.html and not args.junit:

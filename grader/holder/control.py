@@ -1,4 +1,4 @@
-"""Finding, starting, replacing and stopping a drill's holder (what grader.drill calls).
+"""Finding, starting, replacing and stopping a drill's holder (what grader.drill.drill calls).
 
     connections(home, drill, inventory, ...)  the Pool for a drill command: the holder's when
                                               it answers for this drill and inventory, else
@@ -16,6 +16,9 @@ from contextlib import suppress
 from pathlib import Path
 
 from grader.holder import enabled, inventory_digest, log_path, socket_path, state_path
+from grader.holder.transport import ask, HeldPool
+from grader.procs import owner_alive
+from grader.transport import Pool
 
 
 def read_state(home: Path) -> dict | None:
@@ -30,7 +33,6 @@ def _hello(home: Path) -> tuple[dict | None, bool]:
     """(its answer or None, whether something is there that did not answer in time)."""
     import socket
 
-    from grader.holder.transport import ask
 
     try:
         return ask(socket_path(home), "hello"), False
@@ -45,15 +47,11 @@ def connections(home: Path, drill: str, inventory, *, inventory_flag=None, trust
     """The pool a drill command connects through.  A holder of another drill is stopped, a dead
     or hung one cleared away; with `start_if_missing` a new one is started for the next
     command (this one connects directly: waiting for a new holder costs what connecting does)."""
-    from grader.transport import Pool
-
     if not enabled() or not _has_ssh(inventory):
         return Pool(inventory)
     info, hung = _hello(home)
     if info is not None and info.get("drill") == drill:
         if info.get("inventory") == inventory_digest(inventory):
-            from grader.holder.transport import HeldPool
-
             return HeldPool(inventory, socket_path(home))
         return Pool(inventory)          # this command names another inventory: leave the holder be
     if info is not None or hung:
@@ -100,8 +98,6 @@ def stop(home: Path) -> None:
     start time), is killed."""
     import time
 
-    from grader.holder.transport import ask
-    from grader.session import owner_alive
 
     state = read_state(home)
     if not socket_path(home).exists() and state is None:
@@ -124,7 +120,6 @@ def stop(home: Path) -> None:
 
 def _clear_dead(home: Path) -> None:
     """Remove the socket and state a killed holder left, once no live holder owns them."""
-    from grader.session import owner_alive
 
     state = read_state(home)
     pid = state.get("pid") if state else None

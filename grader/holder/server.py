@@ -25,8 +25,13 @@ from contextlib import suppress
 from pathlib import Path
 
 from grader import __version__
+from grader.drill.drill import resolve_inventory
+from grader.errors import TransportError
 from grader.holder import LOG_MAX, idle_timeout, inventory_digest, lock_path, log_path, socket_path, state_path
 from grader.holder import wire
+from grader.home import write_atomic
+from grader.procs import process_started
+from grader.transport import Pool
 
 POLL = 0.5              # seconds between looks at the drill, the socket and the idle time
 LOCK_WAIT = 5.0         # a holder ending (its drill over) may still hold the lock this long
@@ -59,8 +64,6 @@ class Forward:
 
 class Holder:
     def __init__(self, home: Path, drill: str, inventory, idle: float, log):
-        from grader.transport import Pool
-
         self.home, self.drill, self.inventory, self.idle, self.log = home, drill, inventory, idle, log
         self.pool = Pool(inventory)
         self.stopping = threading.Event()
@@ -74,8 +77,6 @@ class Holder:
     # --- life ------------------------------------------------------------------
 
     def serve(self) -> int:
-        from grader.session import process_started, write_atomic
-
         self.listener = self._listen()
         state = {"pid": os.getpid(), "pid_started": process_started(os.getpid()), "drill": self.drill,
                  "inventory": inventory_digest(self.inventory), "socket": str(self.sock_path),
@@ -201,8 +202,6 @@ class Holder:
                 "version": __version__}
 
     def _run(self, conn, req: dict, rest: bytes) -> None:
-        from grader.errors import TransportError
-
         size = req.get("stdin")
         stdin = None if size is None else _read_exact(conn, rest, int(size))
         host, command, timeout = str(req["host"]), str(req["command"]), float(req["timeout"])
@@ -312,8 +311,6 @@ def main(argv=None) -> int:
         log(f"not started for drill {args.drill}: another holder keeps this home")
         return 0
     try:
-        from grader.drill import resolve_inventory
-
         inventory, _ = resolve_inventory(args.inventory or None, trust_on_first_use=args.trust_on_first_use)
         code = Holder(home, args.drill, inventory, idle_timeout(), log).serve()
     except BaseException as exc:        # noqa: BLE001 - say why in the log, then go

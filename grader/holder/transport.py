@@ -17,6 +17,8 @@ import time
 
 from grader.errors import CommandTimedOut, ConnectionLost, HostStalled
 from grader.holder import wire
+from grader.inventory import check_jump_chain
+from grader.transport import Pool
 from grader.transport.base import Capture, CommandResult, Transport, result_of, stall_deadline
 
 CONNECT_TIMEOUT = 2.0
@@ -126,8 +128,6 @@ class HeldPool:
         self._direct = None
 
     def get(self, role: str) -> Transport:
-        from grader.inventory import check_jump_chain
-
         spec = self.inventory.host(role)
         check_jump_chain(self.inventory, spec)
         if spec.transport != "ssh":
@@ -136,8 +136,6 @@ class HeldPool:
             return self._held.setdefault(role, HeldTransport(role, self))
 
     def direct(self, role: str) -> Transport:
-        from grader.transport import Pool
-
         with self._lock:
             if self._direct is None:
                 self._direct = Pool(self.inventory)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from grader.errors import PackError
 from grader.killercoda.common import MAX_ASSET_BYTES
+from grader.shell import quote
 
 HOSTS = {"host01": "controlplane", "client": "controlplane", "host02": "node01"}   # client: Katacoda
 CHMOD = re.compile(r"^(0?[0-7]{3,4}|[ugoa]*[-+=][rwxXst]*(,[ugoa]*[-+=][rwxXst]*)*)$")
@@ -118,8 +119,6 @@ def matches(pattern: str, files: list[str]) -> list[tuple[str, str]]:
 
 def destination(target: str, rel: str) -> tuple[str, str]:
     """(shell word, readable path) of a file's destination; `~` and relative targets are $HOME."""
-    from grader.transport.base import quote
-
     target = target.strip()
     if target == "~" or target.startswith("~/"):
         rest = target[1:].strip("/")

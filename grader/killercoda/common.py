@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from grader.errors import UsageError
+from grader.packs.unpack import pack_files
 
 FORMAT = "grader-killercoda/1"
 IMAGE = "kubernetes-kubeadm-2nodes"
@@ -24,7 +25,7 @@ MAX_ASSET_BYTES = 512 * 1024
 SSH_OPTS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10")
 KC_MARKERS = re.compile(r"\{\{\s*(exec|execute|copy|open)\b[^}]*\}\}")
 JINJA_DELIMS = re.compile(r"\{\{|\{%|\{#")
-RESERVED_IDS = {"lib"}          # the pack's shared-scripts folder (grader.loader.LIB_DIR)
+RESERVED_IDS = {"lib"}          # the pack's shared-scripts folder (grader.packs.loader.LIB_DIR)
 VERIFY_CHECK_NAME = "the step's killercoda verify script passes"
 # the verify program runs a check with a timeout of its own as `timeout -k GRACE T bash -c CMD`:
 # coreutils timeout exits 124 when it sent TERM at the deadline, 137 when it had to KILL
@@ -132,8 +133,6 @@ def staged_output(out: Path, *, force: bool, marker: str, what: str):
 
 
 def copy_tree(src: Path, dst: Path) -> None:
-    from grader.archive import pack_files
-
     for rel in pack_files(src):
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -25,13 +25,18 @@ import re
 import shutil
 from pathlib import Path
 
+from grader.engine.checks import exports
+from grader.engine.lifecycle import render
 from grader.errors import PackError
+from grader.inventory import killercoda_default
 from grader.killercoda import markdown
 from grader.killercoda.common import (EXPORT_FILE, FORMAT, IMAGE, INDEX, MARKER_DIR, SSH_OPTS, Report, copy_tree,
                                       sha256_text, staged_output)
 from grader.killercoda.scripts import original_bytes
 from grader.killercoda.verify_runtime import runtime_parts, verify_script
-from grader.loader import LIB_DIR
+from grader.packs.loader import LIB_DIR, load_pack
+from grader.packs.yamlsrc import load_yaml
+from grader.shell import quote
 
 
 def image_for(pack, kept: dict, report: Report, given: str | None = None) -> str:
@@ -52,11 +57,6 @@ def image_for(pack, kept: dict, report: Report, given: str | None = None) -> str
 
 
 def export_pack(ref: str, out: str | Path, *, seed: int = 0, image: str | None = None, force: bool = False) -> Report:
-    from grader.inventory import killercoda_default
-    from grader.lifecycle import render
-    from grader.loader import load_pack
-    from grader.yamlsrc import load_yaml
-
     inventory = killercoda_default()
     pack = load_pack(ref, inventory=inventory)
     kept = dict(load_yaml(pack.dir / "pack.yaml").get("killercoda") or {})
@@ -181,9 +181,6 @@ def own_verify(task, inventory) -> tuple[str, bytes] | None:
 
 def _payload(task, step) -> str:
     """The bash text one step runs, exactly as grader's runner builds it."""
-    from grader.checks import exports
-    from grader.transport.base import quote
-
     if step.kind == "copy":
         to = quote(step.to)
         data = base64.encodebytes(step.command.encode()).decode()
@@ -220,8 +217,6 @@ _step() {{  # label host base64-script
 
 
 def background_script(task, inventory) -> str:
-    from grader.transport.base import quote
-
     log = f"/var/log/grader-{task.id}.log"
     lines = [BACKGROUND_HEAD.format(id=task.id, title_q=" ".join(task.title.split()), log=log,
                                     ssh_opts=" ".join(SSH_OPTS))]

@@ -26,7 +26,7 @@ from grader.killercoda import markdown, restore, scenario as scenario_mod
 from grader.killercoda.assets import HOSTS, asset_scripts
 from grader.killercoda.common import (VERIFY_CHECK_NAME, Report, dump_yaml, slug, staged_output, unique_id)
 from grader.killercoda.scripts import is_empty, script_text, timeout_for
-from grader.loader import LIB_DIR
+from grader.packs.loader import LIB_DIR
 
 FOREGROUND = {"foreground": "a foreground script", "code": "Katacoda's foreground script (code)"}
 BACKGROUND = {"background": "background", "courseData": "Katacoda's background script (courseData)"}

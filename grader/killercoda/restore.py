@@ -26,11 +26,12 @@ from pathlib import Path
 
 import yaml
 
+from grader.errors import PackError
 from grader.killercoda import markdown
 from grader.killercoda.common import (EXPORT_FILE, FORMAT, INDEX, MARKER_DIR, VERIFY_CHECK_NAME, copy_tree,
                                       dump_yaml, sha256_text, slug)
 from grader.killercoda.scripts import script_text, timeout_for
-from grader.loader import LIB_DIR
+from grader.packs.loader import LIB_DIR
 
 TASK_KEYS = ("id", "title", "domain", "minutes", "weight", "params", "description", "hints", "explanation",
              "setup", "solution", "reset", "checks")
@@ -135,8 +136,6 @@ def restore_step(sc, meta: dict, record: dict, step: dict, i: int, stage: Path, 
 
 
 def raise_missing(sc, where: str, task_id: str):
-    from grader.errors import PackError
-
     raise PackError(f"the export's task '{task_id}' is missing from {MARKER_DIR}/tasks (or named twice)",
                     file=str(sc.root / MARKER_DIR / EXPORT_FILE), key=where)
 

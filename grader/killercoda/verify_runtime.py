@@ -1,5 +1,5 @@
-"""The python3 program of an exported verify.sh: grader's own `grader/matchers.py`,
-`grader/kubeerrors.py` and `grader/checks.py`, the rendered checks and the commands
+"""The python3 program of an exported verify.sh: grader's own `grader/engine/matchers.py`,
+`grader/engine/kubeerrors.py` and `grader/engine/checks.py`, the rendered checks and the commands
 `checks.command_for` gives, each run as grader runs a check (with `bash -c`, stdin /dev/null,
 in the login folder; node01's over ssh), with `within` retries.  A check that cannot reach
 its host is an ERROR.
@@ -14,6 +14,8 @@ import base64
 import json
 import re
 
+from grader.engine import checks, kubeerrors, matchers, results
+from grader.engine.checks import command_for
 from grader.killercoda.common import SSH_OPTS, VERIFY_KILL_GRACE, VERIFY_TIMEOUT_CODES
 
 
@@ -134,9 +136,7 @@ def _module_body(module) -> str:
 
 
 def runtime_parts() -> tuple[str, str]:
-    from grader import checks, kubeerrors, matchers, results
-
-    prelude = RUNTIME_PRELUDE % {"statuses": repr((results.PASS, results.FAIL, results.ERROR)),
+    prelude = RUNTIME_PRELUDE % {"statuses": repr(tuple(str(s) for s in (results.PASS, results.FAIL, results.ERROR))),
                                  "timeout_codes": VERIFY_TIMEOUT_CODES, "grace": VERIFY_KILL_GRACE}
     body = ("# ---- grader/matchers.py ----\n" + _module_body(matchers)
             + "\n# ---- grader/kubeerrors.py ----\n" + _module_body(kubeerrors)
@@ -147,8 +147,6 @@ def runtime_parts() -> tuple[str, str]:
 def verify_items(task, inventory, where) -> list[dict]:
     """What the verify program needs per check: the rendered check, its command, and its timeout
     when the task sets one (None: no limit)."""
-    from grader.checks import command_for
-
     items = []
     for c in task.checks:
         own = task.spec.data["checks"][c.index].get("timeout")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grader.engine import results
 from grader.errors import ResultsFileError, UsageError
+from grader.report.formats import FORMATS, renderer
 
 _PACKAGE = Path(__file__).resolve().parent.parent          # .../grader
 
@@ -34,8 +36,6 @@ def schema_path() -> Path:
 def load_results(path: str | Path):
     """Read a results file, check it against the JSON Schema, return a RunResult.
     Anything else -> ResultsFileError (one line)."""
-    from grader import results
-
     data = results.read(Path(path))       # not JSON / not a results file (names the file)
     problem = validation_error(data)      # the schema names the key, so it speaks first
     if problem:
@@ -57,21 +57,19 @@ def validation_error(data) -> str | None:
     return f"{where or 'top level'}: {message}"
 
 
-def write_reports(run, *, html=None, junit=None, json_path=None) -> list[Path]:
-    """Write whichever of the HTML report, JUnit XML and results JSON are asked for.
-    Returns the paths written.  A path that cannot be written -> UsageError."""
+def write_reports(run, **paths) -> list[Path]:
+    """Write the reports asked for by their keyword (`html=`, `junit=`, `json_path=`: the keys
+    of grader.report.formats.FORMATS), in the registry's order.  Returns the paths written.
+    A path that cannot be written -> UsageError."""
+    unknown = set(paths) - {f.key for f in FORMATS}
+    if unknown:
+        raise TypeError(f"write_reports() got unexpected report formats: {', '.join(sorted(unknown))}")
     written: list[Path] = []
-    jobs = []
-    if json_path:
-        jobs.append((Path(json_path), lambda: run.to_json() + "\n"))
-    if html:
-        from grader.report.html import render_html
-        jobs.append((Path(html), lambda: render_html(run)))
-    if junit:
-        from grader.report.junit import render_junit
-        jobs.append((Path(junit), lambda: render_junit(run)))
-    for path, render in jobs:
-        text = render()
+    for fmt in FORMATS:
+        if not paths.get(fmt.key):
+            continue
+        path = Path(paths[fmt.key])
+        text = renderer(fmt)(run)
         try:
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -80,7 +78,7 @@ def write_reports(run, *, html=None, junit=None, json_path=None) -> list[Path]:
     return written
 
 
-REPORT_FILES = {"json_path": "results.json", "html": "report.html", "junit": "junit.xml"}
+REPORT_FILES = {f.key: f.filename for f in FORMATS}
 
 
 def write_report_dir(run, out: str | Path) -> list[Path]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from grader.session import parse_iso
+from grader.clock import parse_iso
 
 
 def num(value: float | int | None) -> str:

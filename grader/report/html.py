@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 
 from grader import __version__
-from grader.report import fmt
+from grader.report import fmt, templates_dir
 from grader.report.markdown import plain, to_html
-from grader.results import ERROR, FAIL, FLAKY, PASS, RunResult
-from grader.scoring import Score, score
+from grader.engine.results import ERROR, FAIL, FLAKY, PASS, RunResult
+from grader.engine.scoring import Score, score
 
 # chart layout, in SVG user units
 _CHART_W = 720
@@ -124,8 +124,6 @@ def _printable(value):
 def _environment(*, autoescape: bool = True):
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
     from markupsafe import Markup
-
-    from grader.report import templates_dir
 
     env = Environment(loader=FileSystemLoader(str(templates_dir())), autoescape=autoescape,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_printable)

@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.report import fmt
-from grader.results import ERROR, FAIL, FLAKY, RunResult
-from grader.scoring import score
+from grader.engine.results import ERROR, FAIL, FLAKY, RunResult
+from grader.engine.scoring import score
 
 _ILLEGAL = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _MESSAGE_MAX = 300

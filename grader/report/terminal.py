@@ -10,9 +10,9 @@ import shutil
 
 from grader.report import fmt
 from grader.report.markdown import Block, inline, parse
-from grader.results import ERROR, FAIL, FLAKY, PASS, RunResult
-from grader.scoring import FAILED, INCOMPLETE, PASSED, score
-from grader.verdicts import UNSCORED_KINDS
+from grader.engine.results import ERROR, FAIL, FLAKY, PASS, RunResult
+from grader.engine.scoring import FAILED, INCOMPLETE, PASSED, score
+from grader.engine.verdicts import UNSCORED_KINDS
 
 _CODES = {"bold": "1", "dim": "2", "italic": "3", "underline": "4", "red": "31", "green": "32",
           "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36"}

@@ -4,7 +4,8 @@ keeps one per role for a whole run.
     with Pool(inventory) as pool:
         result = pool.get("node01").run("systemctl is-active kubelet", timeout=10)
 
-Transports (all implement `grader.transport.base.Transport`):
+Transports (all implement `grader.transport.base.Transport`; the registry, name -> the
+function that opens one, is `grader.inventory.TRANSPORTS`):
   local   this machine, through a subprocess            (grader.transport.local)
   ssh     paramiko, one persistent connection per host  (grader.transport.ssh)
   docker  `docker exec` into a container                (grader.transport.docker)
@@ -14,11 +15,13 @@ stays cheap.  Errors are the TransportError family of `grader.errors`.
 """
 from __future__ import annotations
 
+import importlib
 import threading
 
 from grader.errors import InventoryError
-from grader.inventory import HostSpec, Inventory, check_jump_chain
-from grader.transport.base import CommandResult, Transport, quote
+from grader.inventory import TRANSPORTS, HostSpec, Inventory, check_jump_chain
+from grader.shell import quote
+from grader.transport.base import CommandResult, Transport
 
 __all__ = ["CommandResult", "Pool", "Transport", "connect", "quote"]
 
@@ -33,32 +36,12 @@ def connect(spec: HostSpec, inventory: Inventory, *, jump: Transport | None = No
     closed together with the returned transport.
     """
     check_jump_chain(inventory, spec)
-    if spec.transport == "local":
-        from grader.transport.local import LocalTransport
-
-        return LocalTransport(spec.role)
-    if spec.transport == "docker":
-        from grader.transport.docker import DockerTransport
-
-        return DockerTransport(spec).open()
-    if spec.transport == "ssh":
-        from grader.transport.ssh import SSHTransport
-
-        via, owns = None, False
-        if spec.jump:
-            via = jump
-            if via is None:
-                via, owns = connect(inventory.host(spec.jump), inventory), True
-            elif not isinstance(via, SSHTransport):
-                raise InventoryError(f"{inventory.source}: hosts.{spec.role}.jump: '{spec.jump}' is not an ssh host")
-        transport = SSHTransport(spec, jump=via, owns_jump=owns)
-        try:
-            return transport.open()
-        except BaseException:
-            if owns:
-                via.close()
-            raise
-    raise InventoryError(f"{inventory.source}: hosts.{spec.role}.transport: unknown transport '{spec.transport}'")
+    target = TRANSPORTS.get(spec.transport)
+    if target is None:
+        raise InventoryError(f"{inventory.source}: hosts.{spec.role}.transport: unknown transport '{spec.transport}'")
+    module, _, function = target.partition(":")
+    # imported when a host uses it: paramiko only for ssh hosts, so the CLI starts fast
+    return getattr(importlib.import_module(module), function)(spec, inventory, jump)
 
 
 class Pool:
@@ -86,12 +69,13 @@ class Pool:
         return self._get(role, remember=False)
 
     def warm(self, roles) -> None:
-        """Start connecting to these hosts (those not open yet) in the background.  The ssh
-        transport (paramiko) is imported here first, so that the threads go straight to the
-        network instead of sharing the interpreter with the caller's work while they import."""
+        """Start connecting to these hosts (those not open yet) in the background.  Their
+        transports' modules (the ssh one imports paramiko) are imported here first, so that
+        the threads go straight to the network instead of sharing the interpreter with the
+        caller's work while they import."""
         roles = [r for r in dict.fromkeys(roles) if r in self.inventory.hosts and r not in self._open]
-        if any(self.inventory.hosts[r].transport == "ssh" for r in roles):
-            import grader.transport.ssh  # noqa: F401
+        for name in dict.fromkeys(self.inventory.hosts[r].transport for r in roles):
+            importlib.import_module(TRANSPORTS[name].partition(":")[0])
         for role in roles:
             threading.Thread(target=self._warm, args=(role,), daemon=True, name=f"grader-warm-{role}").start()
 

@@ -19,7 +19,6 @@ full pipe).  The result's text then says where and how much was cut, and
 """
 from __future__ import annotations
 
-import shlex
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
@@ -39,11 +38,6 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
-
-
-def quote(value) -> str:
-    """Quote one value for a POSIX shell (every interpolation goes through this)."""
-    return shlex.quote(str(value))
 
 
 KEEP_HEAD = 4 << 20     # a command's output kept by default, per stream: the first 4 MiB...

@@ -16,7 +16,8 @@ import subprocess
 from grader.errors import ConnectError
 from grader.inventory import HostSpec
 from grader.transport.base import CommandResult, Transport
-from grader.transport.local import remote_command, run_process
+from grader.transport.common import remote_command
+from grader.transport.local import run_process
 
 KILL_GRACE = 3.0  # after the deadline, time for the in-container kill to end `docker exec`
 UP_HINT = "is the docker lab up? check `grader lab status`"
@@ -82,3 +83,9 @@ class DockerTransport(Transport):
 
     def __repr__(self) -> str:
         return f"DockerTransport({self.host!r}, {self.where})"
+
+
+def open_transport(spec, inventory, jump=None) -> DockerTransport:
+    """The registry's opener (grader.inventory.TRANSPORTS): checks now that the daemon
+    answers and the container runs."""
+    return DockerTransport(spec).open()

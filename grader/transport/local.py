@@ -1,17 +1,11 @@
-"""Run commands on this machine through a subprocess, plus the plumbing the
-docker transport shares.
+"""Run commands on this machine through a subprocess (`run_process`, which the docker
+transport shares: `docker exec` is a local process too).
 
 `run_process()` feeds stdin and reads stdout and stderr concurrently from one
 selector loop, so any amount of output on both streams at once never deadlocks; it
 reads everything and keeps what the sinks keep (`base.Capture`: head and tail).
 Each command starts in its own session (process group); on timeout the whole
 group is killed, so `sleep 100 & sleep 200` leaves nothing behind.
-
-`remote_command()` builds the string the ssh and docker transports hand to the
-far side's shell: the command under `bash -c`, wrapped in coreutils `timeout -s
-KILL` so the far side kills the command's process group itself at the deadline
-(closing an SSH channel or killing a `docker exec` client does not stop the
-remote process), in a bash that always reports an exit status.
 """
 from __future__ import annotations
 
@@ -22,33 +16,8 @@ import subprocess
 import time
 
 from grader.errors import CommandTimedOut, ConnectError, HostStalled
-from grader.transport.base import Capture, CommandResult, Transport, quote, result_of, stall_deadline
-
-CHUNK = 65536
-# After the command itself has exited, keep reading until EOF, or until no output
-# arrived for this long (a background child may hold stdout open forever).
-DRAIN_IDLE = 1.0
-# How long to wait for output pipes to close after killing a timed-out command.
-KILL_DRAIN = 1.0
-
-
-def remote_command(command: str, timeout: float) -> str:
-    """The shell text that runs `command` with `bash -c` semantics and a far-side kill.
-
-    Whatever the far login shell is, bash runs the command under
-    `timeout -s KILL` with the shell's own stderr silenced (no "Killed" job notice;
-    the command's stderr goes through untouched) and ends with `exit $?`, so an
-    exit status is always sent, 128+N for a command killed by signal N.  Where
-    coreutils `timeout` is missing it falls back to a plain `bash -c`; the caller's
-    own deadline still applies then, but the far process may outlive it.
-    """
-    secs = f"{max(float(timeout), 0.001):.3f}"
-    inner = (f"c={quote(command)}; if command -v timeout >/dev/null 2>&1; "
-             f"then {{ timeout -s KILL {secs} bash -c \"$c\" 2>&3 3>&-; }} 3>&2 2>/dev/null; "
-             f"else bash -c \"$c\"; fi; exit $?")
-    # a login shell that is bash evals it (one bash start less: sshd-started bash
-    # reads ~/.bashrc); any other shell hands it to bash
-    return f"w={quote(inner)}; if [ -n \"${{BASH_VERSION-}}\" ]; then eval \"$w\"; else exec bash -c \"$w\"; fi"
+from grader.transport.base import Capture, CommandResult, Transport, result_of, stall_deadline
+from grader.transport.common import CHUNK, DRAIN_IDLE, KILL_DRAIN
 
 
 def exit_code(returncode: int) -> int:
@@ -205,3 +174,8 @@ class LocalTransport(Transport):
 
     def __repr__(self) -> str:
         return f"LocalTransport({self.host!r})"
+
+
+def open_transport(spec, inventory, jump=None) -> LocalTransport:
+    """The registry's opener (grader.inventory.TRANSPORTS): never fails."""
+    return LocalTransport(spec.role)

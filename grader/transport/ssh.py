@@ -3,6 +3,10 @@
 Importing this module imports paramiko; `grader.transport.connect()` does so only
 when an ssh host is used, so the CLI starts fast.
 
+Over 400 lines: one paramiko connection's whole life (connect with its timeouts, jump hosts,
+host keys, keepalives, a channel per command, reading both streams against the deadline,
+reconnecting once) is one state machine; split, its halves would share most of its state.
+
 * One paramiko Transport (one TCP connection) per host, reused by every `run()`;
   each command gets its own session channel, at most MAX_SESSIONS at once.
 * `connect_timeout` bounds the TCP connect, the handshake, the login, opening a
@@ -43,15 +47,17 @@ else:
     import paramiko
 from paramiko.common import cMSG_CHANNEL_REQUEST
 
-from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLost, HostStalled
+from grader.errors import AuthError, CommandTimedOut, ConnectError, ConnectionLost, HostStalled, InventoryError
 from grader.inventory import HostSpec
 from grader.transport.base import Capture, CommandResult, Transport, result_of, stall_deadline
+from grader.transport.common import CHUNK, DRAIN_IDLE, remote_command
 from grader.transport.known_hosts import KnownHosts, fingerprint
-from grader.transport.local import CHUNK, DRAIN_IDLE, remote_command
 
 # paramiko logs handshake failures at ERROR; without a handler Python would print
-# them on stderr next to our one-line message.
-logging.getLogger("paramiko").addHandler(logging.NullHandler())
+# them on stderr next to our one-line message.  With GRADER_DEBUG=1 (the CLI logs at
+# DEBUG to stderr) they are wanted.
+if not os.environ.get("GRADER_DEBUG"):
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE = 15          # seconds between SSH keepalives on an idle connection
 MAX_SESSIONS = 8        # concurrent commands per connection
@@ -413,3 +419,23 @@ def _describe(exc) -> str:
 
 def _short(command: str) -> str:
     return command if len(command) <= 60 else command[:57] + "..."
+
+
+def open_transport(spec, inventory, jump=None) -> SSHTransport:
+    """The registry's opener (grader.inventory.TRANSPORTS): connects now.  For a host with
+    `spec.jump`, `jump` is that jump host's open transport to reuse; without it, one is
+    opened here and closed together with the returned transport."""
+    via, owns = None, False
+    if spec.jump:
+        via = jump
+        if via is None:
+            via, owns = open_transport(inventory.host(spec.jump), inventory), True   # an ssh host too (check_jump_chain)
+        elif not isinstance(via, SSHTransport):
+            raise InventoryError(f"{inventory.source}: hosts.{spec.role}.jump: '{spec.jump}' is not an ssh host")
+    transport = SSHTransport(spec, jump=via, owns_jump=owns)
+    try:
+        return transport.open()
+    except BaseException:
+        if owns:
+            via.close()
+        raise

@@ -68,9 +68,9 @@ class Candidate:
 
     def solve(self, pack_ref: str, seed: int, task_ids) -> None:
         """What a candidate would type: here, the tasks' reference solutions."""
-        from grader.lifecycle import render
-        from grader.loader import load_pack
-        from grader.runner import Runner
+        from grader.engine.lifecycle import render
+        from grader.packs.loader import load_pack
+        from grader.engine.runner import Runner
 
         inventory = self.lab.inventory
         pack = load_pack(pack_ref, inventory=inventory)
@@ -91,7 +91,7 @@ def candidate(lab, tmp_path):
 def main_pack(inventory) -> str:
     """linux-networking when it loads (schema, files, templates), else the mini pack."""
     from grader.errors import GraderError
-    from grader.loader import load_pack
+    from grader.packs.loader import load_pack
 
     try:
         load_pack("linux-networking", inventory=inventory)
@@ -136,8 +136,8 @@ def results_dir(stdout: str) -> Path:
 
 def test_drill_graded_after_half_the_tasks_are_solved(candidate, lab):
     from grader.report import fmt
-    from grader.results import from_dict
-    from grader.scoring import score
+    from grader.engine.results import from_dict
+    from grader.engine.scoring import score
 
     pack = main_pack(lab.inventory)
     seed = random.randrange(10**6)
@@ -363,8 +363,8 @@ def test_an_exam_graded_without_beginning_a_staged_task_loses_only_its_points(ca
     candidate.solve(STAGED_PACK, seed, ["plain"])
     r = candidate.grader("drill", "grade", "--inventory", candidate.inv)
     assert r.returncode == 1, (r.stdout, r.stderr)          # failed the pass mark, not an infrastructure error
-    from grader.results import from_dict
-    from grader.scoring import score
+    from grader.engine.results import from_dict
+    from grader.engine.scoring import score
 
     data, html, _ = reports(results_dir(r.stdout))
     run = from_dict(data)

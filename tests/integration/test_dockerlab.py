@@ -1,4 +1,4 @@
-"""The docker variant of the lab (grader/dockerlab.py): a private dockerd, kind-like nodes.
+"""The docker variant of the lab (grader/lab/dockerlab.py): a private dockerd, kind-like nodes.
 
 Tests marked `docker` share the session's docker lab (fixture `docker_lab`).  The
 lifecycle test runs after all others, alone, and brings the docker lab back up.
@@ -24,7 +24,7 @@ def grader(*args, timeout=120):
 def test_rootfs_is_built_from_local_binaries(tmp_path):
     import tarfile
 
-    from grader.dockerlab import build_rootfs
+    from grader.lab.dockerlab import build_rootfs
     out = tmp_path / "rootfs.tar"
     build_rootfs(out)
     with tarfile.open(out) as tar:

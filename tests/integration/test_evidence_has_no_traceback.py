@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.lifecycle import render
-from grader.loader import load_pack
-from grader.packs import builtin_names, peek_pack
-from grader.runner import Runner
+from grader.engine.lifecycle import render
+from grader.packs.loader import load_pack
+from grader.packs.packs import builtin_names, peek_pack
+from grader.engine.runner import Runner
 
 pytestmark = pytest.mark.lab
 

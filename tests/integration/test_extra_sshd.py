@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from extra_sshd import ADDRESS, ExtraSSHD, dead, tree  # tests/extra_sshd.py
-from grader.labnet import ns_inode
+from grader.lab.labnet import ns_inode
 
 pytestmark = pytest.mark.lab
 

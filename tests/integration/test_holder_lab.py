@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader.holder import socket_path, state_path
-from grader.session import owner_alive
+from grader.drill.session import owner_alive
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.packs import builtin_names, peek_pack
+from grader.packs.packs import builtin_names, peek_pack
 from needs import tool  # tests/needs.py
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader import killercoda
-from grader.lint import lint
+from grader.packs.lint import lint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,9 +144,9 @@ def exported_pack(root: Path, d: str) -> Path:
 
 def test_an_exported_scenario_runs_on_a_killercoda_like_host(lab, tag, tmp_path):
     from grader.inventory import killercoda_default, load
-    from grader.lifecycle import render
-    from grader.loader import load_pack
-    from grader.runner import Runner
+    from grader.engine.lifecycle import render
+    from grader.packs.loader import load_pack
+    from grader.engine.runner import Runner
 
     d = f"/tmp/kc-{tag}"
     pack = exported_pack(tmp_path, d)

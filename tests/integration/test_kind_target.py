@@ -127,9 +127,9 @@ def test_roles_map_to_kind_node_names(docker_env, tmp_path):
 def test_kube_checks_run_kubectl_inside_the_control_plane_node(kind_inventory, tmp_path, docker_lab):
     """kind nodes ship kubectl and admin.conf; the docker lab's do not, so a stand-in kubectl
     (at a private path, the only change to the inventory) records how grader calls it."""
-    from grader.lifecycle import check_tasks, render
-    from grader.loader import load_pack
-    from grader.runner import Runner
+    from grader.engine.lifecycle import check_tasks, render
+    from grader.packs.loader import load_pack
+    from grader.engine.runner import Runner
 
     tag = uuid.uuid4().hex[:8]
     fake = f"/tmp/grader-kubectl-{tag}"

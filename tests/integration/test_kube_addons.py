@@ -1,4 +1,4 @@
-"""The kube lab's add-ons on the real cluster (grader/kubeaddons.py): NetworkPolicy is
+"""The kube lab's add-ons on the real cluster (grader/lab/kubeaddons.py): NetworkPolicy is
 enforced (kube-router's firewall on the bridge CNI), and a claim of StorageClass
 `local-path` gets a volume of its own on the node its pod runs on.
 

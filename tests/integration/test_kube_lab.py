@@ -1,4 +1,4 @@
-"""The kube lab: a real kubeadm cluster in the lab's two hosts (grader/kubelab.py).
+"""The kube lab: a real kubeadm cluster in the lab's two hosts (grader/lab/kubelab.py).
 
 Everything here talks to the real cluster over the lab's real sshd, as a candidate on
 killercoda would: kubectl on controlplane, `ssh node01`, systemctl/journalctl stand-ins.
@@ -121,7 +121,7 @@ def _lab_processes() -> list[str]:
 def test_lab_down_leaves_nothing_of_the_cluster_behind(kube_lab, lab_alone):
     from pathlib import Path
 
-    from grader import kubelab, labnet
+    from grader.lab import kubelab, labnet
     state = json.loads((lab_alone.dir / "state.json").read_text())
     recorded = state["sysctls"]
     assert Path("/proc/sys/kernel/panic").read_text().strip() == "10"  # the kubelet's value while up

@@ -66,11 +66,11 @@ def test_a_cluster_pack_validates_on_the_real_cluster(kube_lab, tmp_path, pack, 
 def test_the_whole_mock_exam_half_solved_scores_about_half_with_a_domain_chart(kube_lab, tmp_path):
     """A candidate's exam: every task set up (the exclusive ones staged), the reference
     solutions of every other task (a staged one begun first), one grade."""
-    from grader.lifecycle import render
-    from grader.loader import load_pack
-    from grader.results import from_dict
-    from grader.runner import Runner
-    from grader.scoring import score
+    from grader.engine.lifecycle import render
+    from grader.packs.loader import load_pack
+    from grader.engine.results import from_dict
+    from grader.engine.runner import Runner
+    from grader.engine.scoring import score
 
     home, inv, seed = tmp_path / "home", str(kube_lab.inventory_path), 515
     r = grader("drill", "start", "cka-mock-exam", "--mode", "exam", "--seed", seed, "-i", inv, home=home)

@@ -1,4 +1,4 @@
-"""The kube lab's images (grader/kubeimages.py), imported into and run by a real containerd.
+"""The kube lab's images (grader/lab/kubeimages.py), imported into and run by a real containerd.
 
 The module starts one private Debian containerd (its own root, state, socket, runc root
 and FIFO folder under a temp dir, CRI plugin off), inside a network namespace made here
@@ -28,8 +28,8 @@ import pytest
 
 from needs import unavailable  # tests/needs.py: fail in CI, skip elsewhere
 
-from grader import kubeimages
-from grader import kubeimages_rootfs as rootfs
+from grader.lab import kubeimages
+from grader.lab import kubeimages_rootfs as rootfs
 
 pytestmark = pytest.mark.kube
 

@@ -1,4 +1,4 @@
-"""The local lab (grader/lab.py): what a candidate and a task pack rely on.
+"""The local lab (grader/lab/lab.py): what a candidate and a task pack rely on.
 
 Tests marked `lab` share the session's lab (fixture `lab` in tests/conftest.py) and
 undo what they change inside it.  The lifecycle test (marker `lab_lifecycle`) brings
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import labnet
+from grader.lab import labnet
 from grader.errors import LabError
 
 ADDRESSES = {"controlplane": "172.30.1.2", "node01": "172.30.2.2"}
@@ -69,7 +69,7 @@ def test_range_in_use_is_detected_for_real():
         for cmd in (["link", "add", "d0", "type", "veth", "peer", "name", "d1"],
                     ["addr", "add", "172.30.5.5/24", "dev", "d0"], ["link", "set", "d0", "up"]):
             subprocess.run(["ip", "-n", ns, *cmd], check=True, timeout=10)
-        code = "from grader import labnet; print(labnet.range_conflicts({'controlplane': '172.30.1.2'}))"
+        code = "from grader.lab import labnet; print(labnet.range_conflicts({'controlplane': '172.30.1.2'}))"
         out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code], capture_output=True,
                              text=True, timeout=30, cwd=Path(__file__).resolve().parents[2], check=True).stdout
         assert "address 172.30.5.5/24 on d0" in out

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.lifecycle import check_tasks, render
-from grader.loader import load_pack
-from grader.runner import Runner
+from grader.engine.lifecycle import check_tasks, render
+from grader.packs.loader import load_pack
+from grader.engine.runner import Runner
 from grader.transport import Pool
 
 pytestmark = pytest.mark.lab
@@ -77,9 +77,9 @@ import sys, tempfile, textwrap
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from grader.inventory import load
-from grader.lifecycle import check_tasks, render
-from grader.loader import load_pack
-from grader.runner import Runner
+from grader.engine.lifecycle import check_tasks, render
+from grader.packs.loader import load_pack
+from grader.engine.runner import Runner
 inv = load(Path({inv!r}))
 root = Path(tempfile.mkdtemp())
 (root / "pack.yaml").write_text("name: mem\\ntitle: m\\nversion: '1'\\ntarget: linux\\n")

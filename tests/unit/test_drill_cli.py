@@ -139,7 +139,7 @@ def test_late_when_handed_in_after_the_stored_deadline(drill):
 
 def test_a_failed_setup_resets_and_leaves_no_drill(drill, monkeypatch):
     from grader.errors import StepFailed
-    from grader.runner import Runner
+    from grader.engine.runner import Runner
 
     calls = []
     real = Runner.run_steps
@@ -195,10 +195,10 @@ def test_a_damaged_state_file_is_a_usage_error_not_a_crash(drill):
 
 def test_grade_waits_for_a_setup_that_is_still_running(drill, monkeypatch):
     """`drill grade` in a second terminal while `drill start` sets up: refused, the setup goes on."""
-    from grader import drill as D
+    from grader.drill import drill as D
     from grader.errors import DrillError
-    from grader.runner import Runner
-    from grader.session import Store
+    from grader.engine.runner import Runner
+    from grader.drill.session import Store
 
     seen = []
     real = Runner.run_steps
@@ -217,8 +217,8 @@ def test_grade_waits_for_a_setup_that_is_still_running(drill, monkeypatch):
 
 
 def test_start_does_not_reopen_a_drill_handed_in_during_setup(drill, monkeypatch):
-    from grader.runner import Runner
-    from grader.session import GRADED, Store
+    from grader.engine.runner import Runner
+    from grader.drill.session import GRADED, Store
 
     real = Runner.run_steps
 

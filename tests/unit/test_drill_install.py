@@ -28,7 +28,7 @@ def test_install_sh_installs_what_ci_installs():
 
 
 def test_install_sh_covers_the_lab_tools_and_runs_the_demo():
-    from grader.labnet import TOOLS
+    from grader.lab.labnet import TOOLS
 
     assert set(TOOLS.values()) <= install_packages()
     text = (REPO / "install.sh").read_text()
@@ -37,7 +37,7 @@ def test_install_sh_covers_the_lab_tools_and_runs_the_demo():
 
 
 def test_install_sh_covers_the_kube_lab_and_its_images():
-    from grader import kubeimages, kubelab
+    from grader.lab import kubeimages, kubelab
 
     needed = set(kubelab.TOOLS.values()) | set(kubeimages.apt_packages()) - {"apt", "dpkg"}
     assert needed <= install_packages(), needed - install_packages()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import DrillSuperseded
-from grader.session import Session, Store, owner_alive, process_started
+from grader.drill.session import Session, Store, owner_alive, process_started
 
 REPO = Path(__file__).resolve().parents[2]
 DRILL_PACK = str(REPO / "tests" / "data" / "packs" / "drill")

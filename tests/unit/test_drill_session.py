@@ -1,4 +1,4 @@
-"""grader.session: task choice, time math, the state file and the history.  No hosts."""
+"""grader.drill.session: task choice, time math, the state file and the history.  No hosts."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader import session as S
+from grader.drill import session as S
 from grader.errors import DrillError, UsageError
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)

@@ -15,7 +15,7 @@ import yaml
 
 from grader import killercoda
 from grader.errors import PackError, UsageError
-from grader.lint import lint
+from grader.packs.lint import lint
 from needs import tool  # tests/needs.py
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def grader(*args, cwd=ROOT):
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    from grader.archive import pack_files
+    from grader.packs.archive import pack_files
     return {rel: (root / rel).read_bytes() for rel in pack_files(root)}
 
 

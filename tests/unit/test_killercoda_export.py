@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from grader import killercoda
-from grader.lint import lint
+from grader.packs.lint import lint
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "packs" / "mini"

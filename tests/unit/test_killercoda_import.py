@@ -16,7 +16,7 @@ import yaml
 
 from grader import killercoda
 from grader.errors import PackError
-from grader.lint import lint
+from grader.packs.lint import lint
 
 ROOT = Path(__file__).resolve().parents[2]
 

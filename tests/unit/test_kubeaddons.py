@@ -1,4 +1,4 @@
-"""grader/kubeaddons.py: the add-on manifests `lab up --kube` applies (pure text).
+"""grader/lab/kubeaddons.py: the add-on manifests `lab up --kube` applies (pure text).
 
 The real deployment is proven on the kube lab by tests/integration/test_kube_addons.py.
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from grader import kubeaddons, kubebuild, kubeimages
+from grader.lab import kubeaddons, kubebuild, kubeimages
 
 PATHS = {"controlplane": "/var/lib/grader/lab/controlplane/disk/local-path",
          "node01": "/var/lib/grader/lab/node01/disk/local-path"}

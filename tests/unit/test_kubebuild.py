@@ -1,4 +1,4 @@
-"""grader/kubebuild.py: where the kube lab's binaries come from, and when they are rebuilt.
+"""grader/lab/kubebuild.py: where the kube lab's binaries come from, and when they are rebuilt.
 
 The real build runs in CI through `grader lab build` (.ci/run) and the kube tests; these
 tests pin the decisions around it with folders of their own.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import kubebuild
+from grader.lab import kubebuild
 from grader.errors import KubeBuildError
 
 

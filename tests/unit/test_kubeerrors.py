@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from grader import kubeerrors
-from grader.checks import evaluate
-from grader.model import Check
-from grader.results import ERROR, FAIL, PASS
+from grader.engine import kubeerrors
+from grader.engine.checks import evaluate
+from grader.packs.model import Check
+from grader.engine.results import ERROR, FAIL, PASS
 from grader.transport.base import CommandResult
 
 NAMES = {"172.30.1.2": "controlplane", "172.30.2.2": "node01"}

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from grader import kubehealth
+from grader.engine import kubehealth
 from grader.inventory import resolve
-from grader.model import Check
+from grader.packs.model import Check
 
 NAMES = {"172.30.1.2": "controlplane", "172.30.2.2": "node01"}
 HEALTHY = ("N\tcontrolplane\tTrue\tKubeletReady\tkubelet is posting ready status\n"

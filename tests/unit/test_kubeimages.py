@@ -1,4 +1,4 @@
-"""The docker-archive format of grader/kubeimages.py and its rootfs model, without containerd.
+"""The docker-archive format of grader/lab/kubeimages.py and its rootfs model, without containerd.
 
 A small image made from inline files (no machine tools) stands in for the real ones;
 tests/integration/test_kubeimages.py imports and runs those.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import kubeimages
-from grader import kubeimages_rootfs as rootfs
+from grader.lab import kubeimages
+from grader.lab import kubeimages_rootfs as rootfs
 from grader.errors import EXIT_ENVIRONMENT, KubeImageError
 
 REF = "registry.example/test/tiny:1.0"

@@ -1,13 +1,13 @@
-"""grader.lint_external: Kubernetes schema validation of manifests and shellcheck of scripts."""
+"""grader.packs.lint_external: Kubernetes schema validation of manifests and shellcheck of scripts."""
 from __future__ import annotations
 
 import importlib.util
 
 import pytest
 
-from grader import lint_external
-from grader.findings import Finding, Severity
-from grader.lint_external import lint_manifests, lint_scripts
+from grader.packs import lint_external
+from grader.packs.findings import Finding, Severity
+from grader.packs.lint_external import lint_manifests, lint_scripts
 from needs import tool  # tests/needs.py
 
 GOOD_DEPLOYMENT = """\

@@ -1,4 +1,4 @@
-"""Lint findings are typed (grader/findings.py): a warning is reported, never refused.
+"""Lint findings are typed (grader/packs/findings.py): a warning is reported, never refused.
 
 `grader lint` exits 0 with only warnings, and `grader pack build` builds the pack and
 prints the warnings it accepted; an error still makes both refuse.  The "not installed"
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import archive, lint_external
+from grader.packs import archive, lint_external
 from grader.cli import main
 from grader.errors import PackError
-from grader.findings import Finding, Severity, errors, from_error, warnings
-from grader.lint import lint
+from grader.packs.findings import Finding, Severity, errors, from_error, warnings
+from grader.packs.lint import lint
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "packs" / "mini"

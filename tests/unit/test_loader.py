@@ -5,8 +5,8 @@ import pytest
 
 from grader.errors import PackError
 from grader.inventory import killercoda_default
-from grader.loader import load_pack
-from grader.templating import render_task
+from grader.packs.loader import load_pack
+from grader.packs.templating import render_task
 
 
 def make_pack(tmp_path: Path, script: str) -> Path:

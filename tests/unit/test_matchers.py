@@ -1,7 +1,7 @@
 """Pure logic: matchers (no I/O)."""
 import pytest
 
-from grader.matchers import describe, excerpt, exit_holds, holds
+from grader.engine.matchers import describe, excerpt, exit_holds, holds
 
 
 @pytest.mark.parametrize("spec,value,ok", [

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from grader import batch
+from grader.engine import batch
 from grader.transport.base import Capture, cut_note
 from grader.transport.local import LocalTransport
 from measured import HALF_GB, assert_big_output_graded, assert_big_step_ran, big_pack, run_measured

@@ -5,9 +5,9 @@ kubeadm cluster (tests/integration/test_kube_lab.py runs `grader validate cka-ro
 there); these fixture states only pin how each check reads kubectl's output.
 
 Every check of every task is run for real: the exact command the engine builds
-(`grader.checks.command_for`) is executed by the real kubectl, which talks to a tiny
+(`grader.engine.checks.command_for`) is executed by the real kubectl, which talks to a tiny
 fake API server on 127.0.0.1 that serves fixture objects; the engine then judges the
-output (`grader.checks.evaluate`).  So kubectl's own jsonpath, selector, NotFound and
+output (`grader.engine.checks.evaluate`).  So kubectl's own jsonpath, selector, NotFound and
 log behaviour is exercised, not a re-implementation of it.
 
 The fixtures (tests/fixtures/kube/cka-road-trip/<task>/<state>/) are shaped like
@@ -39,10 +39,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from grader.checks import command_for, evaluate
+from grader.engine.checks import command_for, evaluate
 from grader.inventory import HostSpec, Inventory
-from grader.loader import load_pack
-from grader.templating import render_task
+from grader.packs.loader import load_pack
+from grader.packs.templating import render_task
 from grader.transport.base import CommandResult
 from needs import tool  # tests/needs.py
 
@@ -444,7 +444,7 @@ def test_reset_removes_every_namespace_and_file_the_task_creates(pack):
 
 
 def test_manifests_validate_and_scripts_and_commands_pass_shellcheck(pack):
-    lint_external = pytest.importorskip("grader.lint_external")
+    lint_external = pytest.importorskip("grader.packs.lint_external")
     pytest.importorskip("kubernetes_validate")
     tool("shellcheck")
     manifests, scripts = [], []

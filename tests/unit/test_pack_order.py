@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import PackError
-from grader.loader import load_pack
+from grader.packs.loader import load_pack
 
 ROOT = Path(__file__).resolve().parents[2]
 

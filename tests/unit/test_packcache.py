@@ -2,6 +2,7 @@
 served from an old entry; a hit really is one; a pack with problems is never stored."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import packcache
+from grader.packs import packcache
 from grader.errors import PackError
 from grader.inventory import HostSpec, Inventory, killercoda_default
 
@@ -198,12 +199,12 @@ def test_sources_cover_every_module_a_load_and_render_use(tmp_path):
     """SOURCES is what grader's digest reads: every module whose code shapes a loaded or
     rendered pack must be in it, or a changed grader could serve an entry of the old one."""
     pack_dir = make_pack(tmp_path)
-    code = ("import sys\nfrom grader import packcache\nfrom grader.inventory import killercoda_default\n"
+    code = ("import sys\nfrom grader.packs import packcache\nfrom grader.inventory import killercoda_default\n"
             f"p = packcache._fresh({str(pack_dir)!r}, killercoda_default(), True)\n"
-            "from grader.lifecycle import render\nrender(p, list(p.tasks), seed=0, inventory=killercoda_default())\n"
-            "import grader.archive\n"
+            "from grader.engine.lifecycle import render\nrender(p, list(p.tasks), seed=0, inventory=killercoda_default())\n"
+            "import grader.packs.unpack\n"
             "print(' '.join(m for m in sys.modules if m.startswith('grader')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True,
                          env={**os.environ, "GRADER_CACHE": "off"}).stdout.split()
-    files = {"__init__.py" if m == "grader" else m.split(".", 1)[1].replace(".", "/") + ".py" for m in out}
+    files = {Path(importlib.util.find_spec(m).origin).relative_to(REPO / "grader").as_posix() for m in out}
     assert files - {"home.py"} <= set(packcache.SOURCES), sorted(files - set(packcache.SOURCES))

@@ -27,7 +27,7 @@ def write(tmp_path, run, name="results.json"):
     (sample_run(), 3),               # an ERROR check: something could not be judged
 ])
 def test_exit_codes_follow_scoring(tmp_path, capsys, run, code):
-    from grader.scoring import exit_code
+    from grader.engine.scoring import exit_code
 
     assert exit_code(run) == code
     assert main(["report", str(write(tmp_path, run))]) == code

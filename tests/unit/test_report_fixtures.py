@@ -1,7 +1,7 @@
 """Realistic results shared by the test_report_* modules (imported, no tests of its own)."""
 from __future__ import annotations
 
-from grader.results import CheckResult, RunResult, TaskResult
+from grader.engine.results import CheckResult, RunResult, TaskResult
 
 XSS_ACTUAL = "1 <script>alert(1)</script> <img src=x onerror=alert(1)>"
 RAW_DESCRIPTION = ("# Scale it\nScale deployment <b>frontend</b> <script>alert('desc')</script> in `nginx-ns`.\n\n"

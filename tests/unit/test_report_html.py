@@ -12,7 +12,7 @@ except ImportError:
 
 from grader import report
 from grader.report.html import render_html
-from grader.results import RunResult
+from grader.engine.results import RunResult
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 

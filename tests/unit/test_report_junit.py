@@ -8,7 +8,7 @@ except ImportError:
     from test_report_fixtures import XSS_ACTUAL, sample_run
 
 from grader.report.junit import clean, render_junit, write_junit
-from grader.results import CheckResult, RunResult, TaskResult
+from grader.engine.results import CheckResult, RunResult, TaskResult
 
 
 def parse(run) -> ET.Element:

@@ -16,7 +16,7 @@ except ImportError:
 
 from grader.errors import ResultsFileError
 from grader.report import schema_path, validation_error
-from grader.results import SCHEMA, CheckResult, RunResult, TaskResult, from_dict
+from grader.engine.results import SCHEMA, CheckResult, RunResult, TaskResult, from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "results-format.md"

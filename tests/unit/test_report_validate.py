@@ -7,12 +7,12 @@ try:
 except ImportError:
     from test_report_html import Tree
 
-from grader import verdicts
-from grader.model import Check
+from grader.engine import verdicts
+from grader.packs.model import Check
 from grader.report.html import render_html
 from grader.report.junit import render_junit
 from grader.report.terminal import render_run
-from grader.results import CheckResult, RunResult, TaskResult
+from grader.engine.results import CheckResult, RunResult, TaskResult
 
 XSS = "<script>alert('near')</script>"
 CHECKS = [Check(task_id="t", index=0, name=f"port {XSS}", kind="run", host="cp", points=2),
@@ -65,7 +65,7 @@ def test_terminal_and_junit_show_flaky_apart_from_fail():
 
 
 def test_a_validate_run_passes_only_when_every_row_passed():
-    from grader.scoring import exit_code, score
+    from grader.engine.scoring import exit_code, score
 
     run = validate_run()
     assert score(run).verdict == "FAILED" and exit_code(run) == 1

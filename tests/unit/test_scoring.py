@@ -1,6 +1,6 @@
 """Pure logic: scoring (no I/O)."""
-from grader.results import ERROR, FAIL, PASS, CheckResult, RunResult, TaskResult
-from grader.scoring import FAILED, INCOMPLETE, PASSED, exit_code, score
+from grader.engine.results import ERROR, FAIL, PASS, CheckResult, RunResult, TaskResult
+from grader.engine.scoring import FAILED, INCOMPLETE, PASSED, exit_code, score
 
 
 def run_with(*tasks, weights=None, mode="exam", pass_percent=66):

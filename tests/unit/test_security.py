@@ -346,8 +346,8 @@ def test_sensitive_values_never_appear(scene, tmp_path, capsys):
     reports = tmp_path / "reports"
 
     from grader.inventory import load
-    from grader.loader import load_pack
-    from grader.templating import draw_params
+    from grader.packs.loader import load_pack
+    from grader.packs.templating import draw_params
     spec = load_pack(pack, inventory=load(inv)).tasks[0]
     password = draw_params(spec, 0)["password"]
 

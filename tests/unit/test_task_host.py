@@ -4,9 +4,9 @@ import pytest
 
 from grader.errors import PackError
 from grader.inventory import killercoda_default
-from grader.loader import load_pack
-from grader.sheet import where_line, work_host
-from grader.templating import render_task
+from grader.packs.loader import load_pack
+from grader.drill.sheet import where_line, work_host
+from grader.packs.templating import render_task
 
 TASK = """\
 id: t

@@ -6,8 +6,8 @@ import pytest
 
 from grader.errors import PackError
 from grader.inventory import killercoda_default
-from grader.loader import load_pack
-from grader.templating import draw_params, quoted_expressions, render_task
+from grader.packs.loader import load_pack
+from grader.packs.templating import draw_params, quoted_expressions, render_task
 
 MINI = Path(__file__).parent.parent / "data" / "packs" / "mini"
 

@@ -13,7 +13,8 @@ import pytest
 from grader.errors import CommandTimedOut, InventoryError
 from grader.inventory import HostSpec, Inventory
 from grader.transport import Pool, connect
-from grader.transport.local import LocalTransport, remote_command
+from grader.transport.common import remote_command
+from grader.transport.local import LocalTransport
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from grader import clusterhealth
+from grader.engine import clusterhealth
 from grader.inventory import killercoda_default
-from grader.loader import load_pack
-from grader.results import CheckResult
-from grader.validate import validate
+from grader.packs.loader import load_pack
+from grader.engine.results import CheckResult
+from grader.engine.validate import validate
 
 TASK = """\
 id: {id}
@@ -70,7 +70,7 @@ def make_pack(tmp_path, tasks: dict[str, bool], target="linux"):
         (root / task_id / "task.yaml").write_text(TASK.format(id=task_id, exclusive=str(exclusive).lower()))
         (root / task_id / "description.md").write_text("Do it.")
     pack = load_pack(root)
-    from grader.templating import render_task
+    from grader.packs.templating import render_task
 
     return pack, [render_task(s, seed=0, inventory=killercoda_default()) for s in pack.tasks]
 

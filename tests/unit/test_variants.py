@@ -3,8 +3,8 @@ import pytest
 
 from grader.errors import PackError
 from grader.inventory import killercoda_default
-from grader.loader import lint_pack, load_pack
-from grader.templating import render_task
+from grader.packs.loader import lint_pack, load_pack
+from grader.packs.templating import render_task
 
 TASK = """\
 id: t
@@ -105,8 +105,8 @@ def test_template_error_in_a_near_miss_names_its_key(tmp_path):
 # --- grader lint on the new keys -------------------------------------------------------------
 
 def lint_messages(pack) -> list[str]:
-    from grader.findings import errors
-    from grader.lint import lint
+    from grader.packs.findings import errors
+    from grader.packs.lint import lint
 
     return [str(f) for f in errors(lint(str(pack)))]
 

@@ -1,7 +1,7 @@
 """Pure logic: validate's verdicts for the reference, alternatives, near misses and repeated runs."""
-from grader import verdicts
-from grader.model import Check
-from grader.results import ERROR, FAIL, FLAKY, PASS, CheckResult
+from grader.engine import verdicts
+from grader.packs.model import Check
+from grader.engine.results import ERROR, FAIL, FLAKY, PASS, CheckResult
 
 CHECKS = [Check(task_id="t", index=0, name="port", kind="run", host="cp", points=2, id="p"),
           Check(task_id="t", index=1, name="mode", kind="run", host="cp", points=1)]
@@ -96,14 +96,14 @@ class _T:
 
 
 def test_schedule_one_job_is_pack_order_one_at_a_time():
-    from grader.validate import schedule
+    from grader.engine.validate import schedule
 
     tasks = [_T("a"), _T("b", True), _T("c")]
     assert schedule(tasks, 1) == [[tasks[0]], [tasks[1]], [tasks[2]]]
 
 
 def test_schedule_jobs_run_shared_tasks_together_then_exclusive_ones_alone():
-    from grader.validate import schedule
+    from grader.engine.validate import schedule
 
     a, b, c, d, e = _T("a"), _T("b", True), _T("c"), _T("d", True), _T("e")
     assert schedule([a, b, c, d, e], 3) == [[a, c, e], [b], [d]]
@@ -112,7 +112,7 @@ def test_schedule_jobs_run_shared_tasks_together_then_exclusive_ones_alone():
 
 
 def test_cluster_problem_parses_kubectl_get_nodes():
-    from grader.clusterhealth import problem
+    from grader.engine.clusterhealth import problem
 
     assert problem(0, "controlplane\tTrue\tKubeletReady\nnode01\tTrue\tKubeletReady\n", "") is None
     found = problem(0, "controlplane\tTrue\tKubeletReady\nnode01\tUnknown\tNodeStatusUnknown\n", "")
@@ -124,7 +124,7 @@ def test_cluster_problem_parses_kubectl_get_nodes():
 
 
 def test_cluster_command_quotes_the_kubeconfig():
-    from grader.clusterhealth import command
+    from grader.engine.clusterhealth import command
     from grader.inventory import killercoda_default
 
     from dataclasses import replace
@@ -134,7 +134,7 @@ def test_cluster_command_quotes_the_kubeconfig():
 
 
 def test_cluster_row_after_an_exclusive_task():
-    from grader.results import TaskResult
+    from grader.engine.results import TaskResult
 
     ok = verdicts.cluster_after("kubelet-down", None, 180)
     bad = verdicts.cluster_after("kubelet-down", "node NotReady: node01 (Ready=Unknown)", 180)
