@@ -9,8 +9,8 @@ a time), which does not fit CI's hour next to the rest, so CI validates one of i
 MOCK_PARTS parts per run, chosen by the day (part = date ordinal % MOCK_PARTS): each part
 holds every MOCK_PARTS-th exclusive and every MOCK_PARTS-th shared task, so three
 consecutive days of CI validate every task. GRADER_TEST_MOCK_EXAM=1 validates the whole pack
-instead (and runs the whole-exam drill test); GRADER_TEST_MOCK_PART=K picks part K
-(0-based). bench/README.md has the figures.
+instead; GRADER_TEST_MOCK_PART=K picks part K (0-based). bench/README.md has the figures.
+The whole-exam drill (every task set up, half of them solved, one grade) runs every time.
 """
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ pytestmark = [pytest.mark.lab, pytest.mark.kube]
 REPO = Path(__file__).resolve().parents[2]
 JOBS = os.environ.get("GRADER_TEST_VALIDATE_JOBS", "4")
 WHOLE_MOCK_EXAM = os.environ.get("GRADER_TEST_MOCK_EXAM") == "1"
-MOCK_EXAM = pytest.mark.skipif(not WHOLE_MOCK_EXAM,
-                               reason="the whole mock exam's 27 minutes run with GRADER_TEST_MOCK_EXAM=1")
 MOCK_PARTS = 3
 
 
@@ -99,7 +97,6 @@ def test_a_cluster_pack_validates_on_the_real_cluster(kube_lab, tmp_path, pack, 
     assert set(nodes_ready(kube_lab).values()) == {"True"}, "validate left a node NotReady"
 
 
-@MOCK_EXAM
 def test_the_whole_mock_exam_half_solved_scores_about_half_with_a_domain_chart(kube_lab, tmp_path):
     """A candidate's exam: every task set up (the exclusive ones staged), the reference
     solutions of every other task (a staged one begun first), one grade."""
@@ -119,7 +116,11 @@ def test_the_whole_mock_exam_half_solved_scores_about_half_with_a_domain_chart(k
         assert len(ids) >= 17
         staged = [t for t in ids if state["setup"][t] == "staged"]
         assert staged, "the mock exam stages the tasks that break a node"
-        solved = ids[::2]
+        # the odd half: node-maintenance, in the even half, cannot be solved inside a whole
+        # exam yet (its drain of node01 meets the other tasks' bare pods, and it leaves node01
+        # cordoned for the tasks after it); issue 15 keeps that open
+        solved = ids[1::2]
+        assert "node-maintenance" not in solved
         pack = load_pack("cka-mock-exam", inventory=kube_lab.inventory)
         tasks = {t.id: t for t in render(pack, [pack.task(i) for i in solved], seed=seed,
                                           inventory=kube_lab.inventory)}
