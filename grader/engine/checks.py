@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Callable
 
 from grader.engine.kubeerrors import RUN_KINDS, classify, last_word, not_found
 from grader.engine.batch import CHECK_HEAD, CHECK_TAIL
@@ -44,19 +45,21 @@ def exports(env: dict) -> str:
 
 
 def command_for(check: Check, inventory, env: dict | None = None) -> str:
-    if check.kind == "run":
-        return exports(kube_env(check.host, inventory)) + check.target
-    if check.kind == "script":
-        return exports({**(env or {}), **kube_env(check.host, inventory)}) + check.target
-    if check.kind == "file":
-        return _file_command(check)
-    return _kube_command(check, inventory)
+    return KINDS[check.kind].command(check, inventory, env or {})
+
+
+def _run_command(check: Check, inventory, env: dict) -> str:
+    return exports(kube_env(check.host, inventory)) + check.target
+
+
+def _script_command(check: Check, inventory, env: dict) -> str:
+    return exports({**env, **kube_env(check.host, inventory)}) + check.target
 
 
 STAT_KEYS = ("mode", "owner", "group")
 
 
-def _file_command(check: Check) -> str:
+def _file_command(check: Check, inventory=None, env=None) -> str:
     """type|mode|owner|group on the first line, then the content.  The type comes from shell
     tests; `stat` runs only when mode, owner or group matter, `head` only when content does."""
     p = quote(check.target)
@@ -76,7 +79,7 @@ def kubectl_prefix(inventory) -> str:
     return inventory.kubectl + (f" --kubeconfig {quote(inventory.kubeconfig)}" if inventory.kubeconfig else "")
 
 
-def _kube_command(check: Check, inventory) -> str:
+def _kube_command(check: Check, inventory, env=None) -> str:
     spec = check.target
     parts = [kubectl_prefix(inventory), "get", quote(spec["resource"])]
     if spec.get("name"):
@@ -94,13 +97,12 @@ def _kube_command(check: Check, inventory) -> str:
 
 def evaluate(check: Check, result: CommandResult, *, names: dict | None = None) -> Outcome:
     """`names` maps host addresses to host names, for the messages about kubectl's faults."""
-    if check.kind == "file":
-        outcome = _evaluate_file(check, result)
-    elif check.kind == "kube":
-        outcome = _evaluate_kube(check, result, names)
-    else:
-        outcome = _unjudged_kubectl(check, result, names) or _evaluate_command(check, result)
-    return _with_cuts(outcome, result)
+    return _with_cuts(KINDS[check.kind].evaluate(check, result, names), result)
+
+
+def _evaluate_run(check: Check, r: CommandResult, names=None) -> Outcome:
+    """run and script checks: their exit code and streams, unless kubectl inside got no answer."""
+    return _unjudged_kubectl(check, r, names) or _evaluate_command(check, r)
 
 
 def _unjudged_kubectl(check: Check, r: CommandResult, names) -> Outcome | None:
@@ -132,24 +134,34 @@ def error(check: Check, message: str) -> Outcome:
 
 
 def _expected_of(check: Check) -> str:
+    return KINDS[check.kind].expected(check)
+
+
+def _expected_run(check: Check) -> str:
+    e = check.expect
+    parts = [describe_exit(e.get("exit", 0))]
+    for stream in ("stdout", "stderr"):
+        if stream in e:
+            parts.append(f"{stream} {describe(e[stream], hide=check.sensitive)}")
+    return "; ".join(parts)
+
+
+def _expected_file(check: Check) -> str:
+    e = check.expect
+    if not e.get("exists", True):
+        return f"{check.target} is absent"
+    parts = [f"{check.target} exists"]
+    for key in ("type", "mode", "owner", "group"):
+        if key in e:
+            parts.append(f"{key} {e[key]}")
+    if "content" in e:
+        parts.append(f"content {describe(e['content'], hide=check.sensitive)}")
+    return "; ".join(parts)
+
+
+def _expected_kube(check: Check) -> str:
     e = check.expect
     hide = check.sensitive
-    if check.kind in ("run", "script"):
-        parts = [describe_exit(e.get("exit", 0))]
-        for stream in ("stdout", "stderr"):
-            if stream in e:
-                parts.append(f"{stream} {describe(e[stream], hide=hide)}")
-        return "; ".join(parts)
-    if check.kind == "file":
-        if not e.get("exists", True):
-            return f"{check.target} is absent"
-        parts = [f"{check.target} exists"]
-        for key in ("type", "mode", "owner", "group"):
-            if key in e:
-                parts.append(f"{key} {e[key]}")
-        if "content" in e:
-            parts.append(f"content {describe(e['content'], hide=hide)}")
-        return "; ".join(parts)
     what = _kube_name(check)
     if not e.get("exists", True):
         return f"{what} is absent"
@@ -267,3 +279,23 @@ def _evaluate_kube(check: Check, r: CommandResult, names=None) -> Outcome:
     if holds(e["value"], value):
         return Outcome(PASS, expected, f"{e['jsonpath']} = {_shown(check, value)}")
     return Outcome(FAIL, expected, f"{e['jsonpath']} = {_shown(check, value)}")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a check kind does: the command that gathers its facts on its host (`command`:
+    check, inventory, env -> shell text), its verdict on that command's result (`evaluate`:
+    check, result, names -> Outcome) and what it wants, in words (`expected`: check -> str)."""
+    command: Callable
+    evaluate: Callable
+    expected: Callable
+
+
+# The check kinds, one entry each (grader.packs.model.CHECK_KINDS names them for the loader;
+# tests/unit/test_registries.py keeps the two and the schema equal).
+KINDS = {
+    "run": Kind(_run_command, _evaluate_run, _expected_run),
+    "file": Kind(_file_command, lambda check, r, names=None: _evaluate_file(check, r), _expected_file),
+    "kube": Kind(_kube_command, _evaluate_kube, _expected_kube),
+    "script": Kind(_script_command, _evaluate_run, _expected_run),
+}
