@@ -116,9 +116,9 @@ def test_the_whole_mock_exam_half_solved_scores_about_half_with_a_domain_chart(k
         assert len(ids) >= 17
         staged = [t for t in ids if state["setup"][t] == "staged"]
         assert staged, "the mock exam stages the tasks that break a node"
-        # the odd half: node-maintenance, in the even half, cannot be solved inside a whole
-        # exam yet (its drain of node01 meets the other tasks' bare pods, and it leaves node01
-        # cordoned for the tasks after it); issue 15 keeps that open
+        # the odd half: node-maintenance, in the even half, was reworked to be solvable inside
+        # a whole exam (its drain once met the other tasks' bare pods) but has not been drilled
+        # in one yet; issue 15 keeps switching to the even half open
         solved = ids[1::2]
         assert "node-maintenance" not in solved
         pack = load_pack("cka-mock-exam", inventory=kube_lab.inventory)
