@@ -196,7 +196,7 @@ def _evaluate_command(check: Check, r: CommandResult) -> Outcome:
     return Outcome(FAIL, expected, "; ".join(misses))
 
 
-def _evaluate_file(check: Check, r: CommandResult) -> Outcome:
+def _evaluate_file(check: Check, r: CommandResult, names=None) -> Outcome:
     e = check.expect
     expected = _expected_of(check)
     want = e.get("exists", True)
@@ -295,7 +295,7 @@ class Kind:
 # tests/unit/test_registries.py keeps the two and the schema equal).
 KINDS = {
     "run": Kind(_run_command, _evaluate_run, _expected_run),
-    "file": Kind(_file_command, lambda check, r, names=None: _evaluate_file(check, r), _expected_file),
+    "file": Kind(_file_command, _evaluate_file, _expected_file),
     "kube": Kind(_kube_command, _evaluate_kube, _expected_kube),
     "script": Kind(_script_command, _evaluate_run, _expected_run),
 }
