@@ -116,11 +116,10 @@ def test_the_whole_mock_exam_half_solved_scores_about_half_with_a_domain_chart(k
         assert len(ids) >= 17
         staged = [t for t in ids if state["setup"][t] == "staged"]
         assert staged, "the mock exam stages the tasks that break a node"
-        # the odd half: node-maintenance, in the even half, was reworked to be solvable inside
-        # a whole exam (its drain once met the other tasks' bare pods) but has not been drilled
-        # in one yet; issue 15 keeps switching to the even half open
-        solved = ids[1::2]
-        assert "node-maintenance" not in solved
+        # the even half, which holds node-maintenance: its drain must leave the other tasks'
+        # pods alone and its uncordon must let every later task's new pods schedule
+        solved = ids[0::2]
+        assert "node-maintenance" in solved
         pack = load_pack("cka-mock-exam", inventory=kube_lab.inventory)
         tasks = {t.id: t for t in render(pack, [pack.task(i) for i in solved], seed=seed,
                                           inventory=kube_lab.inventory)}
