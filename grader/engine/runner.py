@@ -11,12 +11,13 @@ margin: `batch.Frames`), not after the whole pass's budget.
 """
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from grader.engine import batch, kubehealth
-from grader.engine.checks import Outcome, command_for, error, evaluate, exports, kube_env
+from grader.engine import batch, kubefetch, kubehealth
+from grader.engine.checks import Outcome, command_for, error, evaluate, exports, kube_env, kubectl_prefix
 from grader.errors import CommandTimedOut, ConnectionLost, HostStalled, StepFailed, TransportError
 from grader.engine.matchers import excerpt
 from grader.packs.model import Check, Step, Task
@@ -26,6 +27,11 @@ from grader.transport.base import CommandResult
 
 
 NODES_TIMEOUT = 2 * kubehealth.REQUEST_TIMEOUT + 5   # the nodes, and the pods of NotReady nodes
+# one kubectl listing answers many kube checks (grader.engine.kubefetch); GRADER_KUBE_GROUPING=off
+# runs one kubectl per check, GRADER_KUBE_VERIFY=1 runs both and makes a difference an ERROR
+GROUPING = os.environ.get("GRADER_KUBE_GROUPING", "on") != "off"
+VERIFY = os.environ.get("GRADER_KUBE_VERIFY") == "1"
+RESOURCES, LISTING, LISTING_AFTER = "@kube-resources", "@kube-listing", "@kube-listing-after"
 
 
 @dataclass
@@ -39,12 +45,17 @@ class _Pending:
 
 
 class Runner:
-    def __init__(self, inventory, pool=None, *, progress=None):
+    def __init__(self, inventory, pool=None, *, progress=None, grouping: bool | None = None,
+                 verify: bool | None = None):
         from grader.transport import Pool
 
         self.inventory = inventory
         self.pool = pool or Pool(inventory)
         self.progress = progress or (lambda message: None)
+        self.grouping = GROUPING if grouping is None else grouping
+        self.verify = VERIFY if verify is None else verify
+        self._resources: dict[str, dict] = {}      # host -> kubectl's resource names (kubefetch)
+        self.kube_stats = {"grouped": 0, "fallback": 0}
 
     def close(self):
         self.pool.close()
@@ -140,7 +151,123 @@ class Runner:
             todo = [p for p in todo if p.check.kind != "kube"]
             if not todo:
                 return
-        items = [batch.Item(p.check.key, p.command, p.check.timeout) for p in todo]
+        grouped = self._grouped(host, todo)
+        own = [p for p in todo if p not in grouped]
+        verify = bool(grouped) and self.verify
+        items = self._listing_items(host, grouped, LISTING) + [self._item(p) for p in own]
+        if verify:                      # each grouped check's own kubectl too, between two listings
+            items += [self._item(p) for p in grouped] + self._listing_items(host, grouped, LISTING_AFTER)[-1:]
+        run = self._batch(host, items)
+        if run.failed:
+            for p in todo:
+                p.attempts += 1
+                p.outcome = error(p.check, run.failed)
+            return
+        for p in own:
+            self._judge(host, p, run, health)
+        if not grouped:
+            return
+        listing = run.framed.get(LISTING)
+        answers = self._answers(host, grouped, run, LISTING)
+        if run.lost is not None and listing is None:   # the host went away: no second batch
+            for p in grouped:
+                p.attempts += 1
+                p.outcome = error(p.check, self._why_lost(host, run, LISTING, p.check))
+            return
+        direct = {}
+        if verify:
+            after = self._answers(host, grouped, run, LISTING_AFTER)
+            for p in grouped:
+                self._judge(host, p, run, health)
+                direct[p.check.key] = p.outcome
+                p.attempts -= 1
+        fallback = []
+        for p in grouped:
+            a = answers.get(p.check.key)
+            if a is None:
+                fallback.append(p)
+                continue
+            p.attempts += 1
+            p.duration = listing.duration
+            p.outcome = self._verdict(host, p, CommandResult(
+                host=host, command=p.command, exit_code=a.exit_code, stdout=a.stdout, stderr=a.stderr,
+                duration=listing.duration), health)
+            if verify:
+                p.outcome = self._compared(host, p, direct[p.check.key], after.get(p.check.key), health)
+        self.kube_stats["grouped"] += len(grouped) - len(fallback)
+        self.kube_stats["fallback"] += len(fallback)
+        if fallback:
+            if verify:                  # already run on their own above
+                for p in fallback:
+                    p.attempts += 1
+                    p.outcome = direct[p.check.key]
+                return
+            run = self._batch(host, [self._item(p) for p in fallback])
+            for p in fallback:
+                if run.failed:
+                    p.attempts += 1
+                    p.outcome = error(p.check, run.failed)
+                else:
+                    self._judge(host, p, run, health)
+
+    # --- one kubectl for many kube checks (grader.engine.kubefetch) ------------
+
+    def _grouped(self, host: str, todo: list[_Pending]) -> list[_Pending]:
+        """The kube checks one listing answers: worth it from two (three with api-resources)."""
+        if not self.grouping or host != self.inventory.kube_host:
+            return []
+        grouped = [p for p in todo if kubefetch.groupable(p.check)]
+        return grouped if len(grouped) > 1 + (host not in self._resources) else []
+
+    def _listing_items(self, host: str, grouped: list[_Pending], key: str) -> list[batch.Item]:
+        if not grouped:
+            return []
+        timeout = min(p.check.timeout for p in grouped)
+        request = max(1, int(timeout) - 1)
+        prefix = exports(kube_env(host, self.inventory)) + kubectl_prefix(self.inventory)
+        items = [] if host in self._resources else [
+            batch.Item(RESOURCES, kubefetch.resources_command(prefix, request), timeout)]
+        names = [p.check.target["resource"] for p in grouped]
+        return items + [batch.Item(key, kubefetch.listing_command(prefix, names, request), timeout)]
+
+    def _answers(self, host: str, grouped: list[_Pending], run, key: str) -> dict:
+        """check key -> kubefetch.Answer, for the checks the listing answers for certain."""
+        res = run.framed.get(RESOURCES)
+        if res is not None and res.exit_code == 0 and not res.timed_out and not res.stdout_cut:
+            parsed = kubefetch.parse_resources(res.stdout)
+            if parsed is not None:
+                self._resources[host] = parsed
+        f = run.framed.get(key)
+        resources = self._resources.get(host)
+        if (f is None or resources is None or f.exit_code != 0 or f.timed_out or f.stdout_cut
+                or f.stderr.strip()):
+            return {}
+        listing = kubefetch.parse_listing(f.stdout)
+        if listing is None:
+            return {}
+        return {p.check.key: kubefetch.answer(p.check, listing, resources) for p in grouped}
+
+    def _compared(self, host: str, p: _Pending, direct: Outcome, after, health) -> Outcome:
+        """GRADER_KUBE_VERIFY=1: a grouped verdict must equal the check's own kubectl's, or the
+        listing's after it (the state may change between the two)."""
+        if direct == p.outcome:
+            return direct
+        if after is not None:
+            later = self._verdict(host, p, CommandResult(host=host, command=p.command, exit_code=after.exit_code,
+                                                         stdout=after.stdout, stderr=after.stderr,
+                                                         duration=0.0), health)
+            if later == direct:
+                return direct
+        return Outcome(ERROR, direct.expected, direct.actual,
+                       f"the grouped kube answer differs from kubectl's own: {p.outcome.status} "
+                       f"{p.outcome.actual!r} ({p.outcome.message!r}) vs {direct.status} {direct.actual!r}")
+
+    # --- batches ---------------------------------------------------------------
+
+    def _item(self, p: _Pending) -> batch.Item:
+        return batch.Item(p.check.key, p.command, p.check.timeout)
+
+    def _batch(self, host: str, items: list[batch.Item]) -> "_Run":
         nonce = batch.new_nonce()
         script = batch.build(items, nonce)
         out, err = batch.Frames(nonce, items), batch.Frames(nonce, items)
@@ -157,42 +284,54 @@ class Runner:
         except (ConnectionLost, CommandTimedOut, HostStalled) as exc:
             lost = exc
         except TransportError as exc:
-            for p in todo:
-                p.attempts += 1
-                p.outcome = error(p.check, f"{exc}{'' if exc.hint else ' (check the host and the inventory)'}")
+            return _Run({}, None, f"{exc}{'' if exc.hint else ' (check the host and the inventory)'}", None)
+        return _Run(batch.collect(out, err, items), lost, None, out.current)
+
+    def _why_lost(self, host: str, run: "_Run", key: str, check: Check) -> str:
+        lost = run.lost
+        if isinstance(lost, HostStalled) and run.current == key:
+            why = (f"host {host} stopped answering while this check ran (no result "
+                   f"{batch.allowance(check.timeout):g}s after it started, past its "
+                   f"{check.timeout:g}s timeout): is it frozen or overloaded?")
+        elif isinstance(lost, HostStalled):
+            why = f"host {host} stopped answering during grading, before this check's result came back"
+        elif isinstance(lost, ConnectionLost):  # lost's own text is about the batch wrapper command
+            why = f"host {host}: the connection dropped during grading, before this check's result came back"
+        elif isinstance(lost, CommandTimedOut):
+            why = (f"host {host}: the grading pass ran past its {lost.timeout:g}s budget before this "
+                   "check's result came back")
+        elif isinstance(lost, str):
+            why = f"host {host}: {lost}"
+        else:
+            why = f"host {host}: no result came back for this check"
+        return f"{why} (check that the host is up, e.g. `grader lab status`, then grade again)"
+
+    def _judge(self, host: str, p: _Pending, run: "_Run", health) -> None:
+        p.attempts += 1
+        f = run.framed.get(p.check.key)
+        if f is None:
+            p.outcome = error(p.check, self._why_lost(host, run, p.check.key, p.check))
             return
-        framed = batch.collect(out, err, items)
-        for p in todo:
-            p.attempts += 1
-            f = framed.get(p.check.key)
-            if f is None:
-                if isinstance(lost, HostStalled) and out.current == p.check.key:
-                    why = (f"host {host} stopped answering while this check ran (no result "
-                           f"{batch.allowance(p.check.timeout):g}s after it started, past its "
-                           f"{p.check.timeout:g}s timeout): is it frozen or overloaded?")
-                elif isinstance(lost, HostStalled):
-                    why = f"host {host} stopped answering during grading, before this check's result came back"
-                elif isinstance(lost, ConnectionLost):  # lost's own text is about the batch wrapper command
-                    why = f"host {host}: the connection dropped during grading, before this check's result came back"
-                elif isinstance(lost, CommandTimedOut):
-                    why = (f"host {host}: the grading pass ran past its {lost.timeout:g}s budget before this "
-                           "check's result came back")
-                elif isinstance(lost, str):
-                    why = f"host {host}: {lost}"
-                else:
-                    why = f"host {host}: no result came back for this check"
-                p.outcome = error(p.check, f"{why} (check that the host is up, e.g. `grader lab status`, "
-                                           "then grade again)")
-                continue
-            p.duration = f.duration
-            if f.timed_out:
-                p.outcome = error(p.check, f"timed out after {p.check.timeout:g}s on {host} "
-                                           "(the command hung: is the host overloaded or a service down?)")
-                continue
-            result = CommandResult(host=host, command=p.command, exit_code=f.exit_code, stdout=f.stdout,
-                                   stderr=f.stderr, duration=f.duration, stdout_cut=f.stdout_cut,
-                                   stderr_cut=f.stderr_cut)
-            p.outcome = evaluate(p.check, result, names=self._names())
-            why = kubehealth.stale(p.check, health) if p.outcome.status == FAIL else None
-            if why:
-                p.outcome = Outcome(ERROR, p.outcome.expected, p.outcome.actual, why)
+        p.duration = f.duration
+        if f.timed_out:
+            p.outcome = error(p.check, f"timed out after {p.check.timeout:g}s on {host} "
+                                       "(the command hung: is the host overloaded or a service down?)")
+            return
+        result = CommandResult(host=host, command=p.command, exit_code=f.exit_code, stdout=f.stdout,
+                               stderr=f.stderr, duration=f.duration, stdout_cut=f.stdout_cut,
+                               stderr_cut=f.stderr_cut)
+        p.outcome = self._verdict(host, p, result, health)
+
+    def _verdict(self, host: str, p: _Pending, result: CommandResult, health) -> Outcome:
+        outcome = evaluate(p.check, result, names=self._names())
+        why = kubehealth.stale(p.check, health) if outcome.status == FAIL else None
+        return Outcome(ERROR, outcome.expected, outcome.actual, why) if why else outcome
+
+
+@dataclass
+class _Run:
+    """One batch's results: frames by key, what cut it short, or why it never ran."""
+    framed: dict
+    lost: object
+    failed: str | None
+    current: str | None
