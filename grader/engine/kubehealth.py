@@ -78,6 +78,27 @@ def parse(exit_code: int, stdout: str, stderr: str, *, names: dict | None = None
     return health
 
 
+LISTED = ("nodes", "pods")   # what a grouped pass's listing holds for from_listing (grader.engine.kubefetch)
+
+
+def from_listing(listing: dict) -> Health:
+    """The same Health as parse(command()'s answer), from a `kubectl get nodes,pods,... -A -o json`
+    listing: a grouped pass needs no probe of its own."""
+    health = Health()
+    items = listing.get("items", [])
+    for node in (o for o in items if o.get("kind") == "Node" and o.get("apiVersion") == "v1"):
+        ready = next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+        status = str(ready.get("status", ""))
+        if status != "True":
+            why = ": ".join(x for x in (str(ready.get("reason", "")), str(ready.get("message", "")).strip()) if x)
+            health.not_ready[node["metadata"]["name"]] = f"Ready={status or 'missing'}" + (f", {why}" if why else "")
+    for pod in (o for o in items if o.get("kind") == "Pod" and o.get("apiVersion") == "v1"):
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node in health.not_ready:
+            health.pods[(pod["metadata"]["namespace"], pod["metadata"]["name"])] = node
+    return health
+
+
 def stale(check, health: Health | None) -> str | None:
     """Why a failing kube check's verdict comes from a NotReady node rather than the
     candidate's work, or None."""

@@ -143,40 +143,59 @@ class Runner:
         return kubehealth.parse(r.exit_code, r.stdout, r.stderr, names=self._names())
 
     def _pass(self, host: str, todo: list[_Pending]) -> None:
+        grouped = self._grouped(host, todo)
+        if grouped:
+            return self._grouped_pass(host, todo, grouped)
         health = self._cluster(host, todo)
         if health and health.down:      # no answer from the apiserver: the kube checks are not run
-            for p in (p for p in todo if p.check.kind == "kube"):
-                p.attempts += 1
-                p.outcome = error(p.check, f"kubectl on {host} could not answer: {health.down.text()}")
+            self._down(host, [p for p in todo if p.check.kind == "kube"], health)
             todo = [p for p in todo if p.check.kind != "kube"]
             if not todo:
                 return
-        grouped = self._grouped(host, todo)
-        own = [p for p in todo if p not in grouped]
-        verify = bool(grouped) and self.verify
-        items = self._listing_items(host, grouped, LISTING) + [self._item(p) for p in own]
+        run = self._batch(host, [self._item(p) for p in todo])
+        for p in todo:
+            self._judge(host, p, run, health)
+
+    def _down(self, host: str, pendings: list[_Pending], health) -> None:
+        for p in pendings:
+            p.attempts += 1
+            p.outcome = error(p.check, f"kubectl on {host} could not answer: {health.down.text()}")
+
+    def _grouped_pass(self, host: str, todo: list[_Pending], grouped: list[_Pending]) -> None:
+        """The kube checks from one listing (which also gives the nodes' health, instead of the
+        probe), alongside a batch of the run, file and script checks on a second channel; then
+        the kube checks the listing could not answer, each with its own kubectl."""
+        own = [p for p in todo if p not in grouped and p.check.kind != "kube"]
+        rest = [p for p in todo if p not in grouped and p.check.kind == "kube"]
+        verify = self.verify
+        items = self._listing_items(host, grouped, LISTING)
         if verify:                      # each grouped check's own kubectl too, between two listings
             items += [self._item(p) for p in grouped] + self._listing_items(host, grouped, LISTING_AFTER)[-1:]
-        run = self._batch(host, items)
+        with ThreadPoolExecutor(max_workers=2) as ex:
+            others = ex.submit(self._batch, host, [self._item(p) for p in own]) if own else None
+            run = self._batch(host, items)
+            others = others.result() if others else None
+        for p in own:
+            self._judge(host, p, others, None)
         if run.failed:
-            for p in todo:
+            for p in grouped + rest:
                 p.attempts += 1
                 p.outcome = error(p.check, run.failed)
             return
-        for p in own:
-            self._judge(host, p, run, health)
-        if not grouped:
-            return
         listing = run.framed.get(LISTING)
-        answers = self._answers(host, grouped, run, LISTING)
         if run.lost is not None and listing is None:   # the host went away: no second batch
-            for p in grouped:
+            for p in grouped + rest:
                 p.attempts += 1
                 p.outcome = error(p.check, self._why_lost(host, run, LISTING, p.check))
             return
+        answers, data = self._answers(host, grouped, run, LISTING)
+        health = kubehealth.from_listing(data) if data is not None else self._health_after(host, listing, todo)
+        if health and health.down:
+            self._down(host, grouped + rest, health)
+            return
         direct = {}
         if verify:
-            after = self._answers(host, grouped, run, LISTING_AFTER)
+            after, _ = self._answers(host, grouped, run, LISTING_AFTER)
             for p in grouped:
                 self._judge(host, p, run, health)
                 direct[p.check.key] = p.outcome
@@ -196,19 +215,24 @@ class Runner:
                 p.outcome = self._compared(host, p, direct[p.check.key], after.get(p.check.key), health)
         self.kube_stats["grouped"] += len(grouped) - len(fallback)
         self.kube_stats["fallback"] += len(fallback)
-        if fallback:
-            if verify:                  # already run on their own above
-                for p in fallback:
-                    p.attempts += 1
-                    p.outcome = direct[p.check.key]
-                return
-            run = self._batch(host, [self._item(p) for p in fallback])
+        if verify:                      # already run on their own above
             for p in fallback:
-                if run.failed:
-                    p.attempts += 1
-                    p.outcome = error(p.check, run.failed)
-                else:
-                    self._judge(host, p, run, health)
+                p.attempts += 1
+                p.outcome = direct[p.check.key]
+            fallback = []
+        if fallback or rest:
+            second = self._batch(host, [self._item(p) for p in fallback + rest])
+            for p in fallback + rest:
+                self._judge(host, p, second, health)
+
+    def _health_after(self, host: str, listing, todo):
+        """The listing got no usable answer: kubectl's own words say whether the apiserver is
+        down; otherwise the probe gives the nodes' health as in a pass without grouping."""
+        if listing is not None and listing.exit_code != 0 and not listing.timed_out:
+            health = kubehealth.parse(listing.exit_code, "", listing.stderr, names=self._names())
+            if health and health.down:
+                return health
+        return self._cluster(host, todo)
 
     # --- one kubectl for many kube checks (grader.engine.kubefetch) ------------
 
@@ -227,11 +251,12 @@ class Runner:
         prefix = exports(kube_env(host, self.inventory)) + kubectl_prefix(self.inventory)
         items = [] if host in self._resources else [
             batch.Item(RESOURCES, kubefetch.resources_command(prefix, request), timeout)]
-        names = [p.check.target["resource"] for p in grouped]
+        names = [p.check.target["resource"] for p in grouped] + list(kubehealth.LISTED)
         return items + [batch.Item(key, kubefetch.listing_command(prefix, names, request), timeout)]
 
     def _answers(self, host: str, grouped: list[_Pending], run, key: str) -> dict:
-        """check key -> kubefetch.Answer, for the checks the listing answers for certain."""
+        """check key -> kubefetch.Answer for the checks the listing answers for certain, and the
+        listing itself (None when it did not come back whole)."""
         res = run.framed.get(RESOURCES)
         if res is not None and res.exit_code == 0 and not res.timed_out and not res.stdout_cut:
             parsed = kubefetch.parse_resources(res.stdout)
@@ -239,13 +264,12 @@ class Runner:
                 self._resources[host] = parsed
         f = run.framed.get(key)
         resources = self._resources.get(host)
-        if (f is None or resources is None or f.exit_code != 0 or f.timed_out or f.stdout_cut
-                or f.stderr.strip()):
-            return {}
+        if f is None or f.exit_code != 0 or f.timed_out or f.stdout_cut or f.stderr.strip():
+            return {}, None
         listing = kubefetch.parse_listing(f.stdout)
-        if listing is None:
-            return {}
-        return {p.check.key: kubefetch.answer(p.check, listing, resources) for p in grouped}
+        if listing is None or resources is None:
+            return {}, listing
+        return {p.check.key: kubefetch.answer(p.check, listing, resources) for p in grouped}, listing
 
     def _compared(self, host: str, p: _Pending, direct: Outcome, after, health) -> Outcome:
         """GRADER_KUBE_VERIFY=1: a grouped verdict must equal the check's own kubectl's, or the
@@ -308,6 +332,9 @@ class Runner:
 
     def _judge(self, host: str, p: _Pending, run: "_Run", health) -> None:
         p.attempts += 1
+        if run.failed:
+            p.outcome = error(p.check, run.failed)
+            return
         f = run.framed.get(p.check.key)
         if f is None:
             p.outcome = error(p.check, self._why_lost(host, run, p.check.key, p.check))

@@ -11,9 +11,16 @@ holds every MOCK_PARTS-th exclusive and every MOCK_PARTS-th shared task, so thre
 consecutive days of CI validate every task. GRADER_TEST_MOCK_EXAM=1 validates the whole pack
 instead; GRADER_TEST_MOCK_PART=K picks part K (0-based). bench/README.md has the figures.
 The whole-exam drill (every task set up, half of them solved, one grade) runs every time.
+
+Every grader command here runs with GRADER_KUBE_VERIFY=1: each kube check answered from the
+pass's one kubectl listing (grader.engine.kubefetch) is also run with its own kubectl, and a
+difference in verdict or evidence is an ERROR, which fails validate and the drill. That makes
+these tests the equivalence test of the grouping, on every task's broken and fixed states,
+alternatives and near misses.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -32,7 +39,7 @@ MOCK_PARTS = 3
 
 
 def grader(*args, home: Path | None = None, timeout: float = 3600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = {**os.environ, "NO_COLOR": "1", "GRADER_KUBE_VERIFY": "1"}
     env.pop("GRADER_INVENTORY", None)
     if home:
         env["GRADER_HOME"] = str(home)
@@ -145,6 +152,16 @@ def test_the_whole_mock_exam_half_solved_scores_about_half_with_a_domain_chart(k
         assert len(s.domains) == 5
         html = (out / "report.html").read_text()
         assert "Score per domain" in html
+        # the same checks once more, each kube check from the listing and from its own kubectl
+        everything = render(pack, [pack.task(i) for i in ids], seed=seed, inventory=kube_lab.inventory)
+        checks = [dataclasses.replace(c, within=0) for t in everything for c in t.checks]
+        with Runner(kube_lab.inventory, grouping=True, verify=True) as runner:
+            compared = runner.check(checks)
+            stats = dict(runner.kube_stats)
+        differ = [(k, r.message) for k, r in compared.items() if "differs from kubectl's own" in r.message]
+        assert not differ, differ
+        kube = sum(c.kind == "kube" for c in checks)
+        assert stats["grouped"] >= 0.8 * kube, (stats, kube)
     finally:
         a = grader("drill", "abort", "-i", inv, home=home)
         assert a.returncode == 0, a.stderr[-3000:]

@@ -100,3 +100,29 @@ def test_the_command_prints_what_parse_reads(tmp_path):
                                     "the right host or port?\n"])
 def test_no_kubeconfig_is_down(stderr):
     assert kubehealth.parse(1, "", stderr).down.kind == "no-kubeconfig"
+
+
+def _node(name, status, reason, message):
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
+                                      {"type": "Ready", "status": status, "reason": reason, "message": message}]}}
+
+
+def _pod(ns, name, node):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": ns, "name": name}, "spec": {"nodeName": node}}
+
+
+def test_a_grouped_pass_reads_the_same_health_from_its_listing():
+    listing = {"kind": "List", "items": [
+        _node("controlplane", "True", "KubeletReady", "kubelet is posting ready status"),
+        _node("node01", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."),
+        _pod("kube-system", "kube-proxy-abcde", "node01"), _pod("probe-ns", "apiserver-probe", "node01"),
+        _pod("default", "static-web-node01", "node01"), _pod("kube-system", "etcd-controlplane", "controlplane"),
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "x", "name": "y"}}]}
+    a, b = kubehealth.from_listing(listing), kubehealth.parse(0, NODE01_DOWN, "")
+    assert (a.down, a.not_ready, a.pods) == (b.down, b.not_ready, b.pods)
+    healthy = {"items": [_node("controlplane", "True", "", ""), _pod("p", "q", "controlplane")]}
+    assert kubehealth.from_listing(healthy).not_ready == {} and kubehealth.from_listing(healthy).pods == {}
+    missing = {"items": [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}, "status": {}}]}
+    assert kubehealth.from_listing(missing).not_ready == {"n": "Ready=missing"}
+    assert kubehealth.parse(0, "N\tn\t\t\t\n", "").not_ready == {"n": "Ready=missing"}
