@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from grader.engine import jsonpath
 from grader.packs.model import Check
@@ -66,10 +67,16 @@ def groupable(check: Check) -> bool:
     if path is None:
         return True
     try:
-        jsonpath.compile(path)
+        _compiled(path)
     except jsonpath.Unsupported:
         return False
     return True
+
+
+@lru_cache(maxsize=1024)
+def _compiled(path: str) -> jsonpath.Template:
+    """Each check's jsonpath is parsed once per process, not once per check per pass."""
+    return jsonpath.compile(path)
 
 
 def resources_command(prefix: str, timeout: int) -> str:
@@ -148,7 +155,7 @@ def answer(check: Check, listing: dict, resources: dict) -> Answer | None:
     if path is None:
         return Answer(0, shown, "")
     try:
-        return Answer(0, jsonpath.compile(path).render(obj), "")
+        return Answer(0, _compiled(path).render(obj), "")
     except jsonpath.Unsupported:
         return None
 

@@ -208,9 +208,7 @@ class Runner:
                 continue
             p.attempts += 1
             p.duration = listing.duration
-            p.outcome = self._verdict(host, p, CommandResult(
-                host=host, command=p.command, exit_code=a.exit_code, stdout=a.stdout, stderr=a.stderr,
-                duration=listing.duration), health)
+            p.outcome = self._verdict(host, p, _as_result(host, p, a, listing.duration), health)
             if verify:
                 p.outcome = self._compared(host, p, direct[p.check.key], after.get(p.check.key), health)
         self.kube_stats["grouped"] += len(grouped) - len(fallback)
@@ -254,7 +252,7 @@ class Runner:
         names = [p.check.target["resource"] for p in grouped] + list(kubehealth.LISTED)
         return items + [batch.Item(key, kubefetch.listing_command(prefix, names, request), timeout)]
 
-    def _answers(self, host: str, grouped: list[_Pending], run, key: str) -> dict:
+    def _answers(self, host: str, grouped: list[_Pending], run, key: str) -> tuple[dict, dict | None]:
         """check key -> kubefetch.Answer for the checks the listing answers for certain, and the
         listing itself (None when it did not come back whole)."""
         res = run.framed.get(RESOURCES)
@@ -277,9 +275,7 @@ class Runner:
         if direct == p.outcome:
             return direct
         if after is not None:
-            later = self._verdict(host, p, CommandResult(host=host, command=p.command, exit_code=after.exit_code,
-                                                         stdout=after.stdout, stderr=after.stderr,
-                                                         duration=0.0), health)
+            later = self._verdict(host, p, _as_result(host, p, after, 0.0), health)
             if later == direct:
                 return direct
         return Outcome(ERROR, direct.expected, direct.actual,
@@ -353,6 +349,12 @@ class Runner:
         outcome = evaluate(p.check, result, names=self._names())
         why = kubehealth.stale(p.check, health) if outcome.status == FAIL else None
         return Outcome(ERROR, outcome.expected, outcome.actual, why) if why else outcome
+
+
+def _as_result(host: str, p: _Pending, a: kubefetch.Answer, duration: float) -> CommandResult:
+    """A kube check's answer from the listing, shaped as its own kubectl call's result."""
+    return CommandResult(host=host, command=p.command, exit_code=a.exit_code, stdout=a.stdout, stderr=a.stderr,
+                         duration=duration)
 
 
 @dataclass
