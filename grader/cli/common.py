@@ -72,3 +72,15 @@ def progress(args):
     if getattr(args, "json", False):
         return lambda message: None
     return lambda message: print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{text}'")
+    return value

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from grader.cli.common import add_inventory, add_json, add_seed, color, emit_json, inventory_from, load, progress
+from grader.cli.common import (add_inventory, add_json, add_seed, color, emit_json, inventory_from, load, positive_int,
+                               progress)
 from grader.errors import EXIT_OK, UsageError
 
 REF_HELP = "a built-in pack name, a pack folder or a .tar.gz archive; PACK/TASK names one task"
@@ -65,9 +66,9 @@ def register(sub) -> None:
     p.add_argument("ref", metavar="PACK[/TASK]", help=REF_HELP)
     p.add_argument("--task", help="task id(s), comma-separated")
     p.add_argument("--shard", metavar="I/N", help="validate only the I-th of N slices of the tasks (CI matrices)")
-    p.add_argument("--repeat", type=_positive, default=1, metavar="N",
+    p.add_argument("--repeat", type=positive_int, default=1, metavar="N",
                    help="judge every check N times on the same state; a changing verdict is FLAKY (default 1)")
-    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                    help="validate the tasks that are not exclusive N at a time; exclusive ones run alone (default 1)")
     p.add_argument("--full-within", action="store_true",
                    help="retry a near miss's must-fail checks for their whole `within`, not a few times what "
@@ -303,18 +304,6 @@ def shard(items: list, spec: str | None) -> list:
     except ValueError:
         raise UsageError(f"--shard {spec}: expected I/N with 1 <= I <= N, e.g. 2/4") from None
     return items[i - 1::n]
-
-
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{text}'")
-    return value
 
 
 def cmd_validate(args) -> int:

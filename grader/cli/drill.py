@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from grader.cli.common import add_inventory, add_json, color, emit_json
+from grader.cli.common import add_inventory, add_json, color, emit_json, positive_int
 from grader.errors import EXIT_OK, UsageError
 
 DRILL_HELP = """\
@@ -38,6 +38,8 @@ def register(sub) -> None:
                    "exam.minutes or the tasks' minutes; training: untimed); 0 = untimed")
     p.add_argument("--mode", choices=("exam", "training"), default="exam",
                    help="exam: timed, no hints or checks; training: hints and checks (default exam)")
+    p.add_argument("--jobs", type=positive_int, default=4, metavar="N",
+                   help="set up N tasks at a time; a task that is exclusive is set up alone (default 4)")
     add_inventory(p)
     p.set_defaults(func=cmd_start)
 
@@ -130,7 +132,7 @@ def cmd_start(args) -> int:
         raise UsageError("give --tasks or --count, not both")
     session, pack, tasks = drill.start(_store(), args.pack, ids=ids, count=args.count, seed=args.seed,
                                        minutes=args.minutes, mode=args.mode, inventory_flag=args.inventory,
-                                       trust_on_first_use=args.trust_on_first_use, say=_err)
+                                       trust_on_first_use=args.trust_on_first_use, say=_err, jobs=args.jobs)
     print_sheet(session, pack, {t.id: t for t in tasks})
     return EXIT_OK
 

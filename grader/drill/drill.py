@@ -1,7 +1,8 @@
 """Drills: choose tasks, set them up, keep the clock, grade once at the end.
 
-    start  -> the session is written (phase setting-up, start time fixed), then each
-              task is reset and set up, its status saved after each; phase running
+    start  -> the session is written (phase setting-up, start time fixed), then the
+              tasks are reset and set up (several at once), each one's status saved
+              as it ends; phase running
     check  -> training only: grade some tasks now, record when each first passes
     grade  -> phase grading (the hand-in time is fixed the first time), grade every
               task, write results.json/report.html/junit.xml, add to the history,
@@ -17,6 +18,7 @@ inventory and the hosts (imported in the functions that use them, so that `drill
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from grader.errors import DrillError, DrillSuperseded, GraderError
@@ -24,6 +26,7 @@ from grader.holder import control as holder
 from grader.drill.session import (ACTIVE, DONE, EXAM_RULES, GRADED, GRADING, RUNNING, SETTING, SETTING_UP, STAGED,
                                   Session, Store, choose, iso, new_seed, new_session, utcnow)
 
+SETUP_JOBS = 4             # tasks `drill start` sets up at once (`--jobs`)
 NOT_SET_UP = ("its setup did not finish (the drill was interrupted while setting it up), so it was not graded; "
               "`grader drill abort` resets the drill")
 NOT_BEGUN = "never begun: `grader drill begin {n}` sets this task up; a task never begun earns no points"
@@ -81,10 +84,11 @@ def _pack_ref(ref: str) -> str:
 
 
 def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=None, mode="exam",
-          inventory_flag=None, trust_on_first_use=False, say=None) -> tuple:
-    """Choose, record, set up.  Returns (session, pack, [Task]).  A setup that fails
-    resets what was set up and forgets the session before raising."""
+          inventory_flag=None, trust_on_first_use=False, say=None, jobs: int = SETUP_JOBS) -> tuple:
+    """Choose, record, set up (`jobs` tasks at a time).  Returns (session, pack, [Task]).  A
+    setup that fails resets what was set up and forgets the session before raising."""
     from grader.engine.lifecycle import render
+    from grader.engine.validate import concurrently, schedule
     from grader.packs.loader import load_pack
     from grader.engine.runner import Runner
 
@@ -113,19 +117,27 @@ def start(store: Store, ref: str, *, ids=None, count=None, seed=None, minutes=No
         store.save(session)                     # before any setup: the start time is fixed now
     me = session.owner                          # every later write is only while this drill is ours
     later = staged(tasks)
+    number = {t.id: n for n, t in enumerate(tasks, 1)}
+    for task in (t for t in tasks if t.id in later):
+        say(f"[{number[task.id]}/{len(tasks)}] {task.id}: staged (it breaks shared state; "
+            f"`grader drill begin {number[task.id]}` sets it up)")
+        store.update(lambda s, t=task.id: s.setup.__setitem__(t, STAGED), owner=me)
+    t0 = time.monotonic()
+
+    def set_up(task):
+        say(f"[{number[task.id]}/{len(tasks)}] {task.id}: setting up ({time.monotonic() - t0:.0f}s so far)")
+        store.update(lambda s, t=task.id: s.setup.__setitem__(t, SETTING), owner=me)
+        runner.run_steps(task, "reset")
+        runner.run_steps(task, "setup")
+        store.update(lambda s, t=task.id: s.setup.__setitem__(t, DONE), owner=me)
+
     try:
         with Runner(inventory) as runner:
-            for n, task in enumerate(tasks, 1):
-                if task.id in later:
-                    say(f"[{n}/{len(tasks)}] {task.id}: staged (it breaks shared state; "
-                        f"`grader drill begin {n}` sets it up)")
-                    store.update(lambda s, t=task.id: s.setup.__setitem__(t, STAGED), owner=me)
-                    continue
-                say(f"[{n}/{len(tasks)}] {task.id}: setting up")
-                store.update(lambda s, t=task.id: s.setup.__setitem__(t, SETTING), owner=me)
-                runner.run_steps(task, "reset")
-                runner.run_steps(task, "setup")
-                store.update(lambda s, t=task.id: s.setup.__setitem__(t, DONE), owner=me)
+            # the tasks set up now are not exclusive (those are staged) unless the drill has
+            # only one: they touch only their own objects, as `validate --jobs` proves, so
+            # several are set up at once; an exclusive one is set up alone
+            for wave in schedule([t for t in tasks if t.id not in later], jobs):
+                concurrently(set_up, wave, jobs)
     except DrillSuperseded as exc:              # aborted meanwhile: the hosts and the state are not ours
         exc.message = f"drill not started: {exc.message}"
         raise

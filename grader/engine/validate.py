@@ -63,7 +63,7 @@ def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=N
         if len(wave) == 1:
             results = [one(wave[0])]
         else:
-            results = _concurrently(one, wave, jobs)
+            results = concurrently(one, wave, jobs)
         done.update((r.id, r) for r in results)
         broke = next((r for r in results if verdicts.left_unhealthy(r)), None)
         if broke:
@@ -86,9 +86,10 @@ def schedule(tasks: list[Task], jobs: int) -> list[list[Task]]:
     return ([shared] if shared else []) + [[t] for t in tasks if t.exclusive]
 
 
-def _concurrently(one, wave: list[Task], jobs: int) -> list[TaskResult]:
+def concurrently(one, wave: list[Task], jobs: int) -> list:
     """`one(task)` for every task of the wave, `jobs` at a time, results in the wave's order.  On
-    Ctrl-C the tasks not yet started are dropped; the running ones end their current task."""
+    Ctrl-C or an exception the tasks not yet started are dropped; the running ones end their
+    current task, then the first exception is raised (also `drill start`'s setups)."""
     ex = ThreadPoolExecutor(max_workers=min(jobs, len(wave)), thread_name_prefix="grader-validate")
     try:
         return list(ex.map(one, wave))

@@ -72,9 +72,9 @@ def kill(proc):
 
 
 def test_killed_during_setup_then_during_grading(env):
-    # --- killed while setting up `note` (the 2nd of 3 tasks) ----------------------------
+    # --- killed while setting up `note` (the 2nd of 3 tasks, one at a time) ---------------
     (env.ctl / "slow-setup").touch()
-    proc = env.spawn("drill", "start", DRILL_PACK, "-i", env.inv, "--seed", env.seed)
+    proc = env.spawn("drill", "start", DRILL_PACK, "-i", env.inv, "--seed", env.seed, "--jobs", "1")
     wait_for(lambda: (env.ctl / "setup-waiting").exists(), what="the setup hook")
     before = env.state()
     kill(proc)
@@ -127,3 +127,20 @@ def test_killed_during_setup_then_during_grading(env):
     assert [c["status"] for t in res["tasks"] for c in t["checks"]] == ["PASS", "FAIL", "FAIL"]
     history = json.loads(env.grader("history", "--json").stdout)
     assert [h["id"] for h in history] == [before["id"], handed_in["id"]]     # one line per drill
+
+
+def test_tasks_are_set_up_several_at_once_and_a_kill_leaves_only_the_unfinished_one_out(env):
+    (env.ctl / "slow-setup").touch()
+    proc = env.spawn("drill", "start", DRILL_PACK, "-i", env.inv, "--seed", env.seed)   # --jobs 4
+    wait_for(lambda: (env.ctl / "setup-waiting").exists(), what="the setup hook")
+    # `note` is held in its setup; one at a time, `password` (after it) would wait for it
+    wait_for(lambda: [t["setup"] for t in env.status()["tasks"]] == ["done", "running", "done"],
+             what="the other two tasks set up while note's setup is held")
+    kill(proc)
+    (env.ctl / "slow-setup").unlink()
+    r = env.grader("drill", "grade")
+    assert r.returncode == 3, r.stderr               # note could not be judged
+    res = json.loads((Path(env.state()["results"]) / "results.json").read_text())
+    tasks = {t["id"]: t for t in res["tasks"]}
+    assert "setup did not finish" in tasks["note"]["error"]
+    assert not tasks["marker"].get("error") and not tasks["password"].get("error")
