@@ -33,7 +33,7 @@ import pytest
 pytestmark = [pytest.mark.lab, pytest.mark.kube]
 
 REPO = Path(__file__).resolve().parents[2]
-JOBS = os.environ.get("GRADER_TEST_VALIDATE_JOBS", "4")
+JOBS = os.environ.get("GRADER_TEST_VALIDATE_JOBS", "8")
 WHOLE_MOCK_EXAM = os.environ.get("GRADER_TEST_MOCK_EXAM") == "1"
 MOCK_PARTS = 3
 

@@ -23,4 +23,8 @@ if [[ -f $saved ]]; then
   rmdir --ignore-fail-on-non-empty "$(dirname "$saved")"
 fi
 
-kubectl delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s
+# marked for deletion first (no new pods), its pods removed without their grace period:
+# the namespace is gone in seconds instead of after each pod's shutdown
+kubectl delete namespace "$ns" --ignore-not-found --wait=false
+kubectl -n "$ns" delete pods --all --force --grace-period=0 >/dev/null 2>&1 || true
+kubectl wait --for=delete namespace/"$ns" --timeout=120s
