@@ -173,17 +173,26 @@ def busy_error(session: Session) -> DrillError:
                       "hand it in with `grader drill grade` or drop it with `grader drill abort` first")
 
 
-def _reset_quietly(inventory, tasks) -> list[str]:
+def _reset_quietly(inventory, tasks, jobs: int = SETUP_JOBS) -> list[str]:
+    """Reset `tasks`: the exclusive ones first, one at a time (they restore a node or the
+    control plane the others' resets may need), then the others `jobs` at a time; returns the
+    problems met, one line each, and goes on past them."""
     from grader.engine.runner import Runner
+    from grader.engine.validate import concurrently
 
     problems = []
+
+    def reset(task):
+        try:
+            runner.run_steps(task, "reset")
+        except GraderError as exc:
+            problems.append(str(exc))
+
     try:
         with Runner(inventory) as runner:
-            for task in tasks:
-                try:
-                    runner.run_steps(task, "reset")
-                except GraderError as exc:
-                    problems.append(str(exc))
+            shared = [t for t in tasks if not t.exclusive]
+            for wave in [[t] for t in tasks if t.exclusive] + ([shared] if shared else []):
+                concurrently(reset, wave, jobs)
     except GraderError as exc:
         problems.append(str(exc))
     return problems
