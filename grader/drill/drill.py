@@ -15,6 +15,9 @@
 The session model and its files are in grader.drill.session; this module adds the pack, the
 inventory and the hosts (imported in the functions that use them, so that `drill status`,
 `sheet` and `timer` load no pack or runner).  The CLI (grader/cli/drill.py) parses and prints.
+
+Over 400 lines: each action's state changes and ownership checks (start, begin, check, grade,
+abort) sit together, so that who may write the session reads in one place.
 """
 from __future__ import annotations
 
