@@ -257,7 +257,9 @@ def test_a_drill_killed_during_setup_and_during_grading_can_be_graded(candidate)
     exists = lambda name: candidate.lab.ssh("controlplane", f"test -e {ctl}/{name}").returncode == 0  # noqa: E731
     candidate.sh(f"mkdir -p {ctl} && touch {ctl}/slow-setup")
     try:
-        proc = candidate.spawn("drill", "start", DRILL_PACK, "-i", candidate.inv, "--seed", seed)
+        # one task at a time: the third is still pending while the second is held (tests/unit/
+        # test_drill_crash.py covers the default, several at once)
+        proc = candidate.spawn("drill", "start", DRILL_PACK, "-i", candidate.inv, "--seed", seed, "--jobs", "1")
         wait_for(lambda: exists("setup-waiting"), "the setup hook")
         before = candidate.state()
         kill_group(proc)
