@@ -181,7 +181,7 @@ def _reset_quietly(inventory, tasks, jobs: int = SETUP_JOBS) -> list[str]:
     control plane the others' resets may need), then the others `jobs` at a time; returns the
     problems met, one line each, and goes on past them."""
     from grader.engine.runner import Runner
-    from grader.engine.validate import concurrently
+    from grader.engine.validate import concurrently, schedule
 
     problems = []
 
@@ -193,8 +193,7 @@ def _reset_quietly(inventory, tasks, jobs: int = SETUP_JOBS) -> list[str]:
 
     try:
         with Runner(inventory) as runner:
-            shared = [t for t in tasks if not t.exclusive]
-            for wave in [[t] for t in tasks if t.exclusive] + ([shared] if shared else []):
+            for wave in schedule(list(tasks), jobs, exclusive_first=True):
                 concurrently(reset, wave, jobs)
     except GraderError as exc:
         problems.append(str(exc))

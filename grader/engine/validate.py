@@ -76,21 +76,23 @@ def validate(runner, pack: Pack, tasks: list[Task], *, seed: int = 0, progress=N
     return run
 
 
-def schedule(tasks: list[Task], jobs: int) -> list[list[Task]]:
+def schedule(tasks: list[Task], jobs: int, *, exclusive_first: bool = False) -> list[list[Task]]:
     """Waves of tasks, run one after the other; a wave of several runs concurrently.  With one
     job: every task alone, in pack order.  With more: the non-exclusive tasks together first,
-    then each exclusive task alone, both in pack order."""
+    then each exclusive task alone, both in pack order; `exclusive_first` (resets: they restore
+    a node or the control plane the others may need) puts the exclusive ones first."""
     if jobs <= 1:
         return [[t] for t in tasks]
-    shared = [t for t in tasks if not t.exclusive]
-    return ([shared] if shared else []) + [[t] for t in tasks if t.exclusive]
+    shared = [[t for t in tasks if not t.exclusive]] if any(not t.exclusive for t in tasks) else []
+    alone = [[t] for t in tasks if t.exclusive]
+    return alone + shared if exclusive_first else shared + alone
 
 
 def concurrently(one, wave: list[Task], jobs: int) -> list:
     """`one(task)` for every task of the wave, `jobs` at a time, results in the wave's order.  On
     Ctrl-C or an exception the tasks not yet started are dropped; the running ones end their
     current task, then the first exception is raised (also `drill start`'s setups)."""
-    ex = ThreadPoolExecutor(max_workers=min(jobs, len(wave)), thread_name_prefix="grader-validate")
+    ex = ThreadPoolExecutor(max_workers=min(jobs, len(wave)), thread_name_prefix="grader-tasks")
     try:
         return list(ex.map(one, wave))
     except BaseException:

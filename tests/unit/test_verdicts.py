@@ -109,6 +109,9 @@ def test_schedule_jobs_run_shared_tasks_together_then_exclusive_ones_alone():
     assert schedule([a, b, c, d, e], 3) == [[a, c, e], [b], [d]]
     assert schedule([b, d], 4) == [[b], [d]]
     assert schedule([], 2) == []
+    # resets (drill abort): the exclusive ones first, each alone, then the shared ones together
+    assert schedule([a, b, c, d, e], 3, exclusive_first=True) == [[b], [d], [a, c, e]]
+    assert schedule([a, c], 2, exclusive_first=True) == [[a, c]]
 
 
 def test_cluster_problem_parses_kubectl_get_nodes():
