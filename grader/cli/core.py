@@ -277,12 +277,13 @@ def _finish(args, run) -> int:
 
 
 def cmd_check(args) -> int:
+    from grader.holder import control as holder
+    from grader.home import grader_home
     from grader.packs import packcache
-    from grader.transport import Pool
 
-    inventory = inventory_from(args)
+    inventory = inventory_from(args)       # (a check holder would have run this: grader.cli.main)
     pack, specs = load(args, args.ref, args.task, inventory=inventory)
-    pool = Pool(inventory)
+    pool = holder.check_pool(inventory)     # in a check holder, its open connections
     pool.warm(pack.hosts)       # the handshakes, and each host's own set-up after the login, overlap the rest
     tasks = packcache.render(pack, specs, seed=args.seed, inventory=inventory)
     _out_dir(args)
@@ -291,6 +292,9 @@ def cmd_check(args) -> int:
 
     with Runner(inventory, pool=pool) as runner:
         run = check_tasks(runner, pack, tasks, seed=args.seed)
+    # a check holder for the next runs, started once this run's connections are done
+    holder.after_check(grader_home(), inventory, inventory_flag=args.inventory,
+                       trust_on_first_use=args.trust_on_first_use)
     return _finish(args, run)
 
 

@@ -1,10 +1,15 @@
-"""Finding, starting, replacing and stopping a drill's holder (what grader.drill.drill calls).
+"""Finding, starting, replacing and stopping holders (what grader.drill.drill and `grader
+check` call).
 
     connections(home, drill, inventory, ...)  the Pool for a drill command: the holder's when
                                               it answers for this drill and inventory, else
                                               a direct one (and a holder started for next time)
+    check_pool(inventory)                     the pool `grader check` grades with (in a check
+                                              holder, its own connections)
+    after_check(home, inventory, ...)         a check holder started after a run that had none
+                                              (handing a run over to it: grader.holder.handover)
     start(home, drill, ...)                   a holder in the background, detached
-    stop(home)                                ask it to stop; kill one that does not answer
+    stop(home, slot)                          ask it to stop; kill one that does not answer
 """
 from __future__ import annotations
 
@@ -15,27 +20,28 @@ import sys
 from contextlib import suppress
 from pathlib import Path
 
-from grader.holder import enabled, inventory_digest, log_path, socket_path, state_path
+from grader import __version__
+import grader.holder as holders
+from grader.holder import DRILL_SLOT, check_persist, enabled, inventory_digest, log_path, socket_path, state_path
 from grader.holder.transport import ask, HeldPool
 from grader.procs import owner_alive
 from grader.transport import Pool
 
 
-def read_state(home: Path) -> dict | None:
+def read_state(home: Path, slot: str = DRILL_SLOT) -> dict | None:
     try:
-        data = json.loads(state_path(home).read_text())
+        data = json.loads(state_path(home, slot).read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def _hello(home: Path) -> tuple[dict | None, bool]:
+def _hello(home: Path, slot: str = DRILL_SLOT) -> tuple[dict | None, bool]:
     """(its answer or None, whether something is there that did not answer in time)."""
     import socket
 
-
     try:
-        return ask(socket_path(home), "hello"), False
+        return ask(socket_path(home, slot), "hello"), False
     except socket.timeout:
         return None, True
     except (OSError, ValueError):
@@ -50,33 +56,75 @@ def connections(home: Path, drill: str, inventory, *, inventory_flag=None, trust
     if not enabled() or not _has_ssh(inventory):
         return Pool(inventory)
     info, hung = _hello(home)
-    if info is not None and info.get("drill") == drill:
+    if info is not None and info.get("drill") == drill and info.get("version") == __version__:
         if info.get("inventory") == inventory_digest(inventory):
             return HeldPool(inventory, socket_path(home))
         return Pool(inventory)          # this command names another inventory: leave the holder be
     if info is not None or hung:
         stop(home)
     else:
-        _clear_dead(home)
+        clear_dead(home)
     if start_if_missing:
         start(home, drill, inventory, inventory_flag=inventory_flag, trust_on_first_use=trust_on_first_use)
     return Pool(inventory)
+
+
+def check_pool(inventory):
+    """The pool `grader check` grades with: in a check holder, the holder's own connections for
+    this inventory (closing what this returns leaves them open); else new ones."""
+    if holders.serving is not None:
+        return _Borrowed(holders.serving.pool_for(inventory))
+    return Pool(inventory)
+
+
+def after_check(home: Path, inventory, *, inventory_flag=None, trust_on_first_use=False) -> None:
+    """After a `grader check` that ran in its own process: start a check holder for the next
+    runs (none in a holder, when turned off, or for an inventory without ssh hosts)."""
+    if holders.serving is None and check_persist() > 0:
+        start(home, None, inventory, inventory_flag=inventory_flag, trust_on_first_use=trust_on_first_use)
+
+
+class _Borrowed:
+    """A check holder's pool as a `grader check` run sees it: closing it keeps the connections."""
+
+    def __init__(self, pool):
+        self._pool = pool
+
+    def get(self, role: str):
+        return self._pool.get(role)
+
+    def warm(self, roles) -> None:
+        self._pool.warm(roles)
+
+    def opened(self) -> list[str]:
+        return self._pool.opened()
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _has_ssh(inventory) -> bool:
     return any(h.transport == "ssh" for h in inventory.hosts.values())
 
 
-def start(home: Path, drill: str, inventory, *, inventory_flag=None, trust_on_first_use=False) -> None:
-    """Start a holder for `drill`, detached (its own session, a child of init): this process
-    neither waits for it nor leaves a zombie.  It connects to the hosts as it starts.  None for
-    an inventory without ssh hosts: local and docker hosts have no connection to keep."""
+def start(home: Path, drill: str | None, inventory, *, inventory_flag=None, trust_on_first_use=False) -> None:
+    """Start a holder for `drill` (None: a check holder for `inventory`), detached (its own
+    session, a child of init): this process neither waits for it nor leaves a zombie.  It
+    connects to the hosts as it starts.  None for an inventory without ssh hosts: local and
+    docker hosts have no connection to keep."""
     import subprocess
 
     if not enabled() or not _has_ssh(inventory):
         return
     home = Path(home)
-    argv = [sys.executable, "-m", "grader.holder.server", "--home", str(home.resolve()), "--drill", drill]
+    whose = ["--drill", drill] if drill is not None else ["--check"]
+    argv = [sys.executable, "-m", "grader.holder.server", "--home", str(home.resolve()), *whose]
     if inventory_flag:
         argv += ["--inventory", str(inventory_flag)]
     if trust_on_first_use:
@@ -92,20 +140,19 @@ def start(home: Path, drill: str, inventory, *, inventory_flag=None, trust_on_fi
 STOP_WAIT = 2.0         # seconds a holder asked to stop has to end before it is killed
 
 
-def stop(home: Path) -> None:
+def stop(home: Path, slot: str = DRILL_SLOT) -> None:
     """Stop the holder and return once it has ended: asked to stop, it ends within moments;
     one that does not answer or end, and is still the process its state file names (PID and
     start time), is killed."""
     import time
 
-
-    state = read_state(home)
-    if not socket_path(home).exists() and state is None:
+    state = read_state(home, slot)
+    if not socket_path(home, slot).exists() and state is None:
         return
     pid = state.get("pid") if state else None
     live = isinstance(pid, int) and pid > 0 and owner_alive(pid, state.get("pid_started"))
     try:
-        ask(socket_path(home), "stop")
+        ask(socket_path(home, slot), "stop")
     except (OSError, ValueError):
         pass
     else:
@@ -115,24 +162,23 @@ def stop(home: Path) -> None:
     if live and owner_alive(pid, state.get("pid_started")):
         with suppress(OSError):
             os.kill(pid, signal.SIGKILL)   # it does not answer or end: nothing it does can be trusted
-    _clear_dead(home)
+    clear_dead(home, slot)
 
 
-def _clear_dead(home: Path) -> None:
+def clear_dead(home: Path, slot: str = DRILL_SLOT) -> None:
     """Remove the socket and state a killed holder left, once no live holder owns them."""
-
-    state = read_state(home)
+    state = read_state(home, slot)
     pid = state.get("pid") if state else None
     if isinstance(pid, int) and pid > 0 and owner_alive(pid, state.get("pid_started")):
         return
-    for path in (socket_path(home), state_path(home)):
+    for path in (socket_path(home, slot), state_path(home, slot)):
         with suppress(OSError):
             path.unlink()
 
 
-def alive(home: Path) -> dict | None:
+def alive(home: Path, slot: str = DRILL_SLOT) -> dict | None:
     """The state of the holder that answers hello now, or None (for `drill status` and tests)."""
-    info, _ = _hello(home)
+    info, _ = _hello(home, slot)
     return info
 
 

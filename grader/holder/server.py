@@ -1,10 +1,13 @@
-"""The holder process: keeps one drill's SSH connections and runs commands over them for
-grader commands of the same user (the package docstring says when it starts and ends).
+"""The holder process: keeps one drill's (or one inventory's, for `grader check`) SSH
+connections and runs commands over them for grader commands of the same user (the package
+docstring says when it starts and ends).
 
-    python -m grader.holder.server --home HOME --drill ID [--inventory FILE] [--trust-on-first-use]
+    python -m grader.holder.server --home HOME (--drill ID | --check) [--inventory FILE]
+                                   [--trust-on-first-use]
 
 Each client connection carries one request (`grader.holder.wire`) and is served in its own
-thread; `run` streams the command's output back as it arrives.  A client that goes away
+thread; `run` streams the command's output back as it arrives; `check` (a check holder's)
+runs a `grader check` command line in this process, one at a time.  A client that goes away
 mid-command makes the command's sinks report a passed deadline, so the transport gives the
 command up (HostStalled) as it would for its own caller.
 """
@@ -27,7 +30,10 @@ from pathlib import Path
 from grader import __version__
 from grader.drill.drill import resolve_inventory
 from grader.errors import TransportError
-from grader.holder import LOG_MAX, idle_timeout, inventory_digest, lock_path, log_path, socket_path, state_path
+import grader.holder as holders
+from grader.holder import (CHECK_SLOT, DRILL_SLOT, LOG_MAX, check_persist, idle_timeout, inventory_digest, lock_path,
+                           log_path, socket_path, state_path)
+from grader.holder.checks import Checks, import_check_path
 from grader.holder import wire
 from grader.home import write_atomic
 from grader.procs import process_started
@@ -63,14 +69,20 @@ class Forward:
 
 
 class Holder:
-    def __init__(self, home: Path, drill: str, inventory, idle: float, log):
+    """A drill's holder (`drill` its id, `inventory` the drill's), or with `drill=None` a check
+    holder: it runs `grader check` command lines, over connections it keeps per inventory
+    (`inventory` the one to connect to at once, or None)."""
+
+    def __init__(self, home: Path, drill: str | None, inventory, idle: float, log):
         self.home, self.drill, self.inventory, self.idle, self.log = home, drill, inventory, idle, log
-        self.pool = Pool(inventory)
+        self.slot = DRILL_SLOT if drill is not None else CHECK_SLOT
+        self.checks = None if drill is not None else Checks(log)
+        self.pool = Pool(inventory) if drill is not None else self.checks.pool_for(inventory)
         self.stopping = threading.Event()
         self.why = ""
         self.busy, self.last = 0, time.monotonic()
         self.count = threading.Lock()
-        self.sock_path = socket_path(home)
+        self.sock_path = socket_path(home, self.slot)
         self.inode = None
         self.listener = None
 
@@ -78,16 +90,18 @@ class Holder:
 
     def serve(self) -> int:
         self.listener = self._listen()
-        state = {"pid": os.getpid(), "pid_started": process_started(os.getpid()), "drill": self.drill,
-                 "inventory": inventory_digest(self.inventory), "socket": str(self.sock_path),
-                 "version": __version__}
-        write_atomic(state_path(self.home), json.dumps(state) + "\n")
+        state = {**self._hello(), "pid_started": process_started(os.getpid()), "socket": str(self.sock_path)}
+        write_atomic(state_path(self.home, self.slot), json.dumps(state) + "\n")
         if threading.current_thread() is threading.main_thread():      # (tests serve from a thread)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop("signalled"))
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        self.log(f"serving drill {self.drill} on {self.sock_path}")
-        self.pool.warm(r for r, h in self.inventory.hosts.items() if h.transport == "ssh")
+        self.log(f"serving {self._what()} on {self.sock_path}")
+        if self.pool is not None:
+            self.pool.warm(r for r, h in self.inventory.hosts.items() if h.transport == "ssh")
+        if self.checks is not None:
+            holders.serving = self.checks
+            threading.Thread(target=import_check_path, daemon=True, name="holder-imports").start()
         threading.Thread(target=self._watch, daemon=True, name="holder-watch").start()
         while not self.stopping.is_set():
             try:
@@ -138,31 +152,29 @@ class Holder:
             if os.stat(self.sock_path).st_ino == self.inode:
                 self.sock_path.unlink()
         with suppress(OSError, ValueError):
-            if json.loads(state_path(self.home).read_text()).get("pid") == os.getpid():
-                state_path(self.home).unlink()
-        self.pool.close()
+            if json.loads(state_path(self.home, self.slot).read_text()).get("pid") == os.getpid():
+                state_path(self.home, self.slot).unlink()
+        if self.checks is None:
+            self.pool.close()
+        else:
+            if holders.serving is self.checks:
+                holders.serving = None
+            self.checks.close()
         self.log(f"stopped: {self.why}")
+
+    def _what(self) -> str:
+        return f"drill {self.drill}" if self.drill is not None else "grader check"
 
     def _watch(self) -> None:
         drill_file = self.home / "drill.json"
         seen = None
         while not self.stopping.wait(POLL):
-            try:
-                st = os.stat(drill_file)
-            except FileNotFoundError:
-                return self.stop("the drill is over (no drill.json)")
-            except OSError as exc:
-                return self.stop(f"cannot read drill.json: {exc}")
-            if (st.st_ino, st.st_mtime_ns, st.st_size) != seen:
-                seen = (st.st_ino, st.st_mtime_ns, st.st_size)
-                try:
-                    data = json.loads(drill_file.read_text())
-                except (OSError, ValueError) as exc:
-                    return self.stop(f"drill.json unreadable: {exc}")
-                if data.get("id") != self.drill:
-                    return self.stop(f"drill.json is now drill {data.get('id')}")
-                if data.get("phase") == "graded":
-                    return self.stop("the drill is graded")
+            if self.checks is not None:
+                self.checks.drop_stale_pools()
+            else:
+                why, seen = self._drill_over(drill_file, seen)
+                if why:
+                    return self.stop(why)
             try:
                 if os.stat(self.sock_path).st_ino != self.inode:
                     return self.stop("its socket was replaced")
@@ -172,6 +184,27 @@ class Holder:
                 idle = self.busy == 0 and time.monotonic() - self.last > self.idle
             if idle:
                 return self.stop(f"idle for {self.idle:g}s")
+
+    def _drill_over(self, drill_file: Path, seen) -> tuple[str, object]:
+        """(why the drill's holder must end, or "", what drill.json's stat was)."""
+        try:
+            st = os.stat(drill_file)
+        except FileNotFoundError:
+            return "the drill is over (no drill.json)", seen
+        except OSError as exc:
+            return f"cannot read drill.json: {exc}", seen
+        if (st.st_ino, st.st_mtime_ns, st.st_size) == seen:
+            return "", seen
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        try:
+            data = json.loads(drill_file.read_text())
+        except (OSError, ValueError) as exc:
+            return f"drill.json unreadable: {exc}", seen
+        if data.get("id") != self.drill:
+            return f"drill.json is now drill {data.get('id')}", seen
+        if data.get("phase") == "graded":
+            return "the drill is graded", seen
+        return "", seen
 
     # --- requests ----------------------------------------------------------------
 
@@ -192,14 +225,42 @@ class Holder:
                 self.stop("asked to stop")
             elif req["op"] == "run":
                 self._run(conn, req, rest)
+            elif req["op"] == "check":
+                self._check(conn, req)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             self.log(f"a request failed: {type(exc).__name__}: {exc}")
         finally:
             conn.close()
 
     def _hello(self) -> dict:
-        return {"drill": self.drill, "inventory": inventory_digest(self.inventory), "pid": os.getpid(),
-                "version": __version__}
+        return {"kind": "drill" if self.drill is not None else "check", "drill": self.drill,
+                "inventory": inventory_digest(self.inventory) if self.drill is not None else None,
+                "pid": os.getpid(), "version": __version__}
+
+    def _check(self, conn, req: dict) -> None:
+        """Run a `grader check` command line as the client would have, when this holder is
+        what the client would have run it with (its grader code, environment, inventory files)."""
+        argv = req.get("argv")
+        why = "this is a drill's holder" if self.checks is None else self.checks.refusal(req)
+        conn.sendall(wire.json_frame(wire.HELLO, {**self._hello(), "serving": not why, "why": why}))
+        if why:
+            self.log(f"check not served: {why}")
+            return
+        argv = [str(a) for a in argv]
+        tty = req.get("tty") or [False, False]
+        with self.count:
+            self.busy += 1
+        start = time.monotonic()
+        try:
+            code, out, err = self.checks.run(argv, str(req["cwd"]), int(req["umask"]), bool(tty[0]), bool(tty[1]))
+        finally:
+            with self.count:
+                self.busy -= 1
+                self.last = time.monotonic()
+        with suppress(OSError):
+            conn.sendall(wire.frame(wire.STDOUT, out) + wire.frame(wire.STDERR, err)
+                         + wire.json_frame(wire.EXIT, {"code": code}))
+        self.log(f"check {' '.join(argv[1:])[:200]}: exit {code} after {time.monotonic() - start:.3f}s")
 
     def _run(self, conn, req: dict, rest: bytes) -> None:
         size = req.get("stdin")
@@ -282,8 +343,8 @@ class Log:
             f.write(f"{stamp} holder {os.getpid()}: {message}\n")
 
 
-def _take_lock(home: Path):
-    fd = os.open(lock_path(home), os.O_RDWR | os.O_CREAT, 0o600)
+def _take_lock(home: Path, slot: str):
+    fd = os.open(lock_path(home, slot), os.O_RDWR | os.O_CREAT, 0o600)
     end = time.monotonic() + LOCK_WAIT
     while True:
         try:
@@ -299,20 +360,25 @@ def _take_lock(home: Path):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m grader.holder.server")
     ap.add_argument("--home", required=True)
-    ap.add_argument("--drill", required=True)
+    whose = ap.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--drill")
+    whose.add_argument("--check", action="store_true", help="a check holder (--inventory: connect to it at once)")
     ap.add_argument("--inventory")
     ap.add_argument("--trust-on-first-use", action="store_true")
     args = ap.parse_args(argv)
     home = Path(args.home)
     home.mkdir(parents=True, exist_ok=True)
     log = Log(home)
-    fd = _take_lock(home)
+    slot = DRILL_SLOT if args.drill is not None else CHECK_SLOT
+    fd = _take_lock(home, slot)
     if fd is None:
-        log(f"not started for drill {args.drill}: another holder keeps this home")
+        log(f"not started for {'drill ' + args.drill if args.drill else 'grader check'}: "
+            f"another holder keeps {lock_path(home, slot).name}")
         return 0
     try:
         inventory, _ = resolve_inventory(args.inventory or None, trust_on_first_use=args.trust_on_first_use)
-        code = Holder(home, args.drill, inventory, idle_timeout(), log).serve()
+        idle = idle_timeout() if args.drill is not None else check_persist()
+        code = Holder(home, args.drill, inventory, idle, log).serve()
     except BaseException as exc:        # noqa: BLE001 - say why in the log, then go
         log(f"failed: {type(exc).__name__}: {exc}")
         code = 1

@@ -6,7 +6,13 @@ payload:
 
     o  stdout bytes, as they arrive        e  stderr bytes, as they arrive
     x  the command exited: {"code": N}     r  the transport raised: an `error_json()` object
-    h  an answer to hello or stop: {"drill", "inventory", "pid", "version"}
+    h  an answer to hello or stop: {"kind", "drill", "inventory", "files", "pid", "version"};
+       to check, at once: the same and "serving" (false: this holder will not run it)
+
+`check` (a check holder only) hands over a `grader check` command line: {"argv", "cwd",
+"umask", "tty": [stdout is a tty, stderr is a tty], "code", "env", "files"}; the answer is
+an h frame, then (when serving) one o and one e frame with the command's whole output and
+an x frame with its exit code.
 
 Exceptions cross as their class name and constructor fields, and are raised again on the
 client with its own copy of the partial output (`raise_error()`), so a caller sees what a

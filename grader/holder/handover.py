@@ -1,0 +1,104 @@
+"""`grader check` handed to the check holder: the client side, run before the command line
+is parsed (grader.cli.main), so that a handed-over run imports next to nothing.
+
+    code = check(home, argv)    # the exit code of the run the holder made, its output printed;
+                                # None: run it here (no holder, a stale, hung or dead one: stopped
+                                # or cleared away, and `grader check` starts a new one afterwards)
+
+The holder answers at once with an h frame (whether it serves this run: the same grader
+code and environment), then runs the command line and sends its output and exit code.  A
+holder that goes away before the end makes the run start again here: checks only read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import grader.holder as holders
+from grader import __version__
+from grader.holder import CHECK_SLOT, check_persist, code_digest, enabled, env_digest, socket_path, wire
+
+ANSWER_WAIT = 1.0       # seconds for the holder's first answer; a busy holder answers at once too
+CHUNK = 65536
+
+
+def open_socket(path, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def check(home: Path, argv: list[str]) -> int | None:
+    if holders.serving is not None or not enabled() or check_persist() <= 0:
+        return None         # in the holder itself, or no holder wanted
+    path = socket_path(home, CHECK_SLOT)
+    try:
+        sock = open_socket(path, ANSWER_WAIT)
+    except FileNotFoundError:
+        return None
+    except OSError:         # a socket nobody listens on: a killed holder's
+        _replace(home, stop=False)
+        return None
+    code, stale, hung = _run(sock, argv)
+    if stale or hung:
+        _replace(home, stop=True)
+    return code
+
+
+def _run(sock, argv) -> tuple[int | None, bool, bool]:
+    """(exit code or None, whether the holder said no, whether it did not answer in time)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    request = wire.request("check", argv=list(argv), cwd=os.getcwd(), umask=mask,
+                           tty=[sys.stdout.isatty(), sys.stderr.isatty()], code=code_digest(),
+                           env=env_digest(os.environ))
+    frames, out, err = wire.Frames(), b"", b""
+    with sock:
+        try:
+            sock.sendall(request)
+            while True:
+                data = sock.recv(CHUNK)
+                if not data:        # it went away before the end: run here
+                    return None, False, False
+                for kind, payload in frames.feed(data):
+                    if kind == wire.HELLO:
+                        answer = json.loads(payload)
+                        if answer.get("kind") != "check" or answer.get("version") != __version__ \
+                                or not answer.get("serving"):
+                            return None, True, False
+                        sock.settimeout(None)       # it runs the checks now: as long as they take
+                    elif kind == wire.STDOUT:
+                        out = payload
+                    elif kind == wire.STDERR:
+                        err = payload
+                    elif kind == wire.EXIT:
+                        _write(sys.stdout, out)
+                        _write(sys.stderr, err)
+                        return int(json.loads(payload)["code"]), False, False
+        except socket.timeout:
+            return None, False, True
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, False, False
+
+
+def _write(stream, data: bytes) -> None:
+    if data:
+        stream.write(data.decode("utf-8", "surrogateescape"))
+        stream.flush()
+
+
+def _replace(home: Path, *, stop: bool) -> None:
+    from grader.holder import control
+
+    if stop:
+        control.stop(home, CHECK_SLOT)
+    else:
+        control.clear_dead(home, CHECK_SLOT)
