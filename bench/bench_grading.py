@@ -101,22 +101,22 @@ def interleaved(rows: dict, runs: int) -> dict[str, list[float]]:
 
 def check_holder_up(home: Path, within: float = 15.0) -> None:
     """Wait for the check holder the first `grader check` started to answer."""
+    from grader.holder import CHECK_SLOT
     from grader.holder.control import alive
 
     end = time.monotonic() + within
     while time.monotonic() < end:
-        for sock in home.glob("check-*.sock"):
-            if alive(home, sock.stem):
-                return
+        if alive(home, CHECK_SLOT):
+            return
         time.sleep(0.1)
     raise SystemExit(f"no check holder came up in {home}")
 
 
-def stop_check_holders(home: Path) -> None:
+def stop_check_holder(home: Path) -> None:
+    from grader.holder import CHECK_SLOT
     from grader.holder.control import stop
 
-    for sock in home.glob("check-*.sock"):
-        stop(home, sock.stem)
+    stop(home, CHECK_SLOT)
 
 
 def ssh_argv(spec, extra=()):
@@ -200,7 +200,7 @@ def main() -> int:
         if not args.no_ssh:
             results["ssh"] = timed(per_check, max(2, args.runs // 2))
         drill("abort")
-        stop_check_holders(home)
+        stop_check_holder(home)
         warm.close()
         for host in ("controlplane", "node01"):
             subprocess.run(ssh_argv(inventory.hosts[host], cm[:2] + ("-O", "exit")), capture_output=True, timeout=10)

@@ -17,6 +17,7 @@ import time
 
 from grader.errors import CommandTimedOut, ConnectionLost, HostStalled
 from grader.holder import wire
+from grader.holder.handover import open_socket
 from grader.inventory import check_jump_chain
 from grader.transport import Pool
 from grader.transport.base import Capture, CommandResult, Transport, result_of, stall_deadline
@@ -25,17 +26,6 @@ CONNECT_TIMEOUT = 2.0
 KILL_GRACE = 3.0        # as the ssh transport's: the far side's kill needs a moment to show
 SLACK = 5.0             # beyond that, a holder that says nothing about the command is given up on
 CHUNK = 65536
-
-
-def open_socket(path, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def ask(path, op: str, timeout: float = 1.0) -> dict:
@@ -70,7 +60,7 @@ class HeldTransport(Transport):
                             stdin=None if stdin is None else len(stdin))
         sock = None
         try:
-            sock = open_socket(self.pool.path)
+            sock = open_socket(self.pool.path, CONNECT_TIMEOUT)
             sock.sendall(head + (stdin or b""))   # the holder starts nothing before it has all of it
         except OSError:
             if sock is not None:

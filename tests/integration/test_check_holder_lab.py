@@ -20,15 +20,17 @@ from pathlib import Path
 import pytest
 
 from grader.drill.session import owner_alive
-from grader.holder import CHECK_SLOT, control, socket_path, state_path
-from test_holder_lab import gone, make_pack  # tests/integration/test_holder_lab.py
+from grader.holder import CHECK_SLOT, control, socket_path
+from test_holder_lab import Drill, gone, make_pack  # tests/integration/test_holder_lab.py
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 STATUSES = ["PASS", "PASS", "FAIL", "PASS", "ERROR"] * 2
 
 
-class Checker:
+class Checker(Drill):
+    slot, serves = CHECK_SLOT, "check "
+
     def __init__(self, lab, root: Path, **env):
         self.home, self.root = root / "home", root
         self.inv = str(lab.inventory_path)
@@ -42,29 +44,6 @@ class Checker:
 
     def check(self, *extra, **env) -> subprocess.CompletedProcess:
         return self.grader("check", self.pack, "-i", self.inv, *extra, **env)
-
-    def state(self) -> dict | None:
-        try:
-            return json.loads(state_path(self.home, CHECK_SLOT).read_text())
-        except (OSError, ValueError):
-            return None
-
-    def holder(self, *, other_than: int | None = None, within: float = 15.0) -> dict:
-        end = time.monotonic() + within
-        while time.monotonic() < end:
-            state = self.state()
-            if state and state["pid"] != other_than and owner_alive(state["pid"], state["pid_started"]) \
-                    and control.alive(self.home, CHECK_SLOT):
-                return state
-            time.sleep(0.1)
-        raise AssertionError(f"no check holder came up; log: {self.log()}")
-
-    def log(self) -> str:
-        path = self.home / "holder.log"
-        return path.read_text() if path.exists() else ""
-
-    def served_by(self, pid: int) -> int:
-        return sum(f"holder {pid}: check " in line for line in self.log().splitlines())
 
 
 def checks(out: subprocess.CompletedProcess) -> list:

@@ -60,6 +60,9 @@ def make_pack(root: Path) -> Path:
 
 
 class Drill:
+    """A drill's holder seen from outside (Checker, in test_check_holder_lab.py, the check holder's)."""
+    slot, serves = "holder", "run on "        # its files' stem; what holder.log says of each request
+
     def __init__(self, lab, home: Path, **env):
         self.home, self.inv = home, str(lab.inventory_path)
         self.env = {**os.environ, "GRADER_HOME": str(home), "NO_COLOR": "1", **env}
@@ -71,7 +74,7 @@ class Drill:
 
     def state(self) -> dict | None:
         try:
-            return json.loads(state_path(self.home).read_text())
+            return json.loads(state_path(self.home, self.slot).read_text())
         except (OSError, ValueError):
             return None
 
@@ -81,7 +84,7 @@ class Drill:
         while time.monotonic() < end:
             state = self.state()
             if state and state["pid"] != other_than and owner_alive(state["pid"], state["pid_started"]) \
-                    and socket_path(self.home).exists():
+                    and socket_path(self.home, self.slot).exists():
                 return state
             time.sleep(0.1)
         raise AssertionError(f"no holder came up; log: {self.log()}")
@@ -91,7 +94,7 @@ class Drill:
         return path.read_text() if path.exists() else ""
 
     def served_by(self, pid: int) -> int:
-        return sum(f"holder {pid}: run on " in line for line in self.log().splitlines())
+        return sum(f"holder {pid}: {self.serves}" in line for line in self.log().splitlines())
 
     def check_json(self, **env) -> list:
         out = self.grader("drill", "check", "--json", **env)
