@@ -35,7 +35,9 @@ from grader.engine.runner import Runner  # noqa: E402
 def run_cli(argv: list[str]) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of one fresh process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=user_env())
+    # the whole run in this one process (no check holder), so that its peak RSS is the run's
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=user_env(GRADER_CHECK_PERSIST="0"))
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
