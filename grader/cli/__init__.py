@@ -90,8 +90,8 @@ def _log_root_cause(exc: BaseException) -> None:
 
 
 def _handed_over(argv: list[str]) -> int | None:
-    """`grader check` run by the check holder an earlier run left (grader.holder): its exit
-    code, or None to run it here."""
+    """`grader check` run by the check holder an earlier run left, `drill check` by the drill's
+    holder (grader.holder): its exit code, or None to run it here."""
     from grader.holder import handover
     from grader.home import grader_home
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if debugging():
         _configure_logging()
-    if argv[:1] == ["check"]:
+    if argv[:1] == ["check"] or argv[:2] == ["drill", "check"]:
         code = _handed_over(argv)
         if code is not None:
             return code

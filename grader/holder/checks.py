@@ -1,8 +1,9 @@
-"""What a check holder does (grader.holder.server serves it): run `grader check` command lines
-in this process, as the command would have run them itself, over SSH connections it keeps per
-inventory.
+"""What a holder does with command lines handed to it (grader.holder.server serves it): run
+them in this process, as the command would have run them itself.  A check holder runs
+`grader check` over SSH connections it keeps per inventory; a drill's holder runs `grader
+drill check` over the drill's connections.
 
-    checks = Checks(log)
+    checks = Checks(log)                    # a check holder's; Checks(log, drill=(id, inventory, pool))
     why = checks.refusal(request)           # "" when it may run this request's command line
     code, out, err = checks.run(argv, cwd, umask, tty_out, tty_err)
     checks.pool_for(inventory)              # what `grader check` grades with here (control.check_pool)
@@ -23,8 +24,10 @@ POOLS = 4               # the connections of this many inventories are kept at m
 
 
 class Checks:
-    def __init__(self, log):
+    def __init__(self, log, drill=None):
         self.log = log
+        self.drill = drill                  # a drill's holder: (drill id, inventory digest, its pool)
+        self.command = ["check"] if drill is None else ["drill", "check"]
         self.code, self.env = code_digest(), env_digest(os.environ)
         self.checking = threading.Lock()
         self.pools: dict[str, tuple] = {}   # inventory digest -> (pool, its files, their fingerprint, inventory)
@@ -34,8 +37,8 @@ class Checks:
         """Why this holder must not run the request's command line ("" when it may): it would
         not be what the command runs itself (another grader code, another environment)."""
         argv = request.get("argv")
-        if not isinstance(argv, list) or argv[:1] != ["check"]:
-            return "not a grader check command line"
+        if not isinstance(argv, list) or argv[:len(self.command)] != self.command:
+            return f"not a grader {' '.join(self.command)} command line"
         if request.get("code") != self.code:
             return "grader's code changed"
         if request.get("env") != self.env:
@@ -45,6 +48,13 @@ class Checks:
     def run(self, argv: list[str], cwd: str, umask: int, tty_out: bool, tty_err: bool) -> tuple[int, bytes, bytes]:
         with self.checking:
             return _run_cli(argv, cwd, umask, tty_out, tty_err)
+
+    def drill_pool(self, drill: str, inventory):
+        """A drill's holder's own connections, for a `drill check` it runs of that drill and
+        inventory; None otherwise."""
+        if self.drill is not None and self.drill[0] == drill and self.drill[1] == inventory_digest(inventory):
+            return self.drill[2]
+        return None
 
     def pool_for(self, inventory) -> Pool:
         """A check holder's connections for `inventory`: kept from an earlier run while the
@@ -123,11 +133,12 @@ def _run_cli(argv: list[str], cwd: str, umask: int, tty_out: bool, tty_err: bool
     return code, out.data(), err.data()
 
 
-def import_check_path() -> None:
-    """What `grader check` imports, imported before the first one comes."""
+def import_check_path(drill: bool = False) -> None:
+    """What `grader check` (`drill check`) imports, imported before the first one comes."""
     import importlib
 
-    for name in ("grader.cli", "grader.cli.core", "grader.packs.packcache", "grader.engine.lifecycle",
-                 "grader.engine.runner", "grader.engine.scoring", "grader.report.terminal"):
+    for name in ("grader.cli", "grader.cli.drill" if drill else "grader.cli.core", "grader.drill.drill",
+                 "grader.packs.packcache", "grader.engine.lifecycle", "grader.engine.runner",
+                 "grader.engine.scoring", "grader.report.terminal"):
         with suppress(Exception):
             importlib.import_module(name)

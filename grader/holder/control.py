@@ -53,6 +53,9 @@ def connections(home: Path, drill: str, inventory, *, inventory_flag=None, trust
     """The pool a drill command connects through.  A holder of another drill is stopped, a dead
     or hung one cleared away; with `start_if_missing` a new one is started for the next
     command (this one connects directly: waiting for a new holder costs what connecting does)."""
+    if holders.serving is not None:         # a `drill check` this drill's holder runs: its own connections
+        own = holders.serving.drill_pool(drill, inventory)
+        return _Borrowed(own) if own is not None else Pool(inventory)
     if not enabled() or not _has_ssh(inventory):
         return Pool(inventory)
     info, hung = _hello(home)

@@ -1,9 +1,10 @@
-"""`grader check` handed to the check holder: the client side, run before the command line
-is parsed (grader.cli.main), so that a handed-over run imports next to nothing.
+"""`grader check` handed to the check holder, `grader drill check` to the drill's holder: the
+client side, run before the command line is parsed (grader.cli.main), so that a handed-over
+run imports next to nothing.
 
     code = check(home, argv)    # the exit code of the run the holder made, its output printed;
                                 # None: run it here (no holder, a stale, hung or dead one: stopped
-                                # or cleared away, and `grader check` starts a new one afterwards)
+                                # or cleared away, and the command starts a new one)
 
 The holder answers at once with an h frame (whether it serves this run: the same grader
 code and environment), then runs the command line and sends its output and exit code.  A
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import grader.holder as holders
 from grader import __version__
-from grader.holder import CHECK_SLOT, check_persist, code_digest, enabled, env_digest, socket_path, wire
+from grader.holder import CHECK_SLOT, DRILL_SLOT, check_persist, code_digest, enabled, env_digest, socket_path, wire
 
 ANSWER_WAIT = 1.0       # seconds for the holder's first answer; a busy holder answers at once too
 CHUNK = 65536
@@ -37,23 +38,24 @@ def open_socket(path, timeout: float) -> socket.socket:
 
 
 def check(home: Path, argv: list[str]) -> int | None:
-    if holders.serving is not None or not enabled() or check_persist() <= 0:
+    drill = argv[:1] == ["drill"]
+    if holders.serving is not None or not enabled() or (not drill and check_persist() <= 0):
         return None         # in the holder itself, or no holder wanted
-    path = socket_path(home, CHECK_SLOT)
+    slot = DRILL_SLOT if drill else CHECK_SLOT
     try:
-        sock = open_socket(path, ANSWER_WAIT)
+        sock = open_socket(socket_path(home, slot), ANSWER_WAIT)
     except FileNotFoundError:
         return None
     except OSError:         # a socket nobody listens on: a killed holder's
-        _replace(home, stop=False)
+        _replace(home, slot, stop=False)
         return None
-    code, stale, hung = _run(sock, argv)
+    code, stale, hung = _run(sock, argv, "drill" if drill else "check")
     if stale or hung:
-        _replace(home, stop=True)
+        _replace(home, slot, stop=True)
     return code
 
 
-def _run(sock, argv) -> tuple[int | None, bool, bool]:
+def _run(sock, argv, holder_kind: str = "check") -> tuple[int | None, bool, bool]:
     """(exit code or None, whether the holder said no, whether it did not answer in time)."""
     mask = os.umask(0o022)
     os.umask(mask)
@@ -71,7 +73,7 @@ def _run(sock, argv) -> tuple[int | None, bool, bool]:
                 for kind, payload in frames.feed(data):
                     if kind == wire.HELLO:
                         answer = json.loads(payload)
-                        if answer.get("kind") != "check" or answer.get("version") != __version__ \
+                        if answer.get("kind") != holder_kind or answer.get("version") != __version__ \
                                 or not answer.get("serving"):
                             return None, True, False
                         sock.settimeout(None)       # it runs the checks now: as long as they take
@@ -95,10 +97,10 @@ def _write(stream, data: bytes) -> None:
         stream.flush()
 
 
-def _replace(home: Path, *, stop: bool) -> None:
+def _replace(home: Path, slot: str, *, stop: bool) -> None:
     from grader.holder import control
 
     if stop:
-        control.stop(home, CHECK_SLOT)
+        control.stop(home, slot)
     else:
-        control.clear_dead(home, CHECK_SLOT)
+        control.clear_dead(home, slot)

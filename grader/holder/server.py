@@ -76,8 +76,12 @@ class Holder:
     def __init__(self, home: Path, drill: str | None, inventory, idle: float, log):
         self.home, self.drill, self.inventory, self.idle, self.log = home, drill, inventory, idle, log
         self.slot = DRILL_SLOT if drill is not None else CHECK_SLOT
-        self.checks = None if drill is not None else Checks(log)
-        self.pool = Pool(inventory) if drill is not None else self.checks.pool_for(inventory)
+        if drill is not None:
+            self.pool = Pool(inventory)
+            self.checks = Checks(log, drill=(drill, inventory_digest(inventory), self.pool))
+        else:
+            self.checks = Checks(log)
+            self.pool = self.checks.pool_for(inventory)
         self.stopping = threading.Event()
         self.why = ""
         self.busy, self.last = 0, time.monotonic()
@@ -99,9 +103,9 @@ class Holder:
         self.log(f"serving {self._what()} on {self.sock_path}")
         if self.pool is not None:
             self.pool.warm(r for r, h in self.inventory.hosts.items() if h.transport == "ssh")
-        if self.checks is not None:
-            holders.serving = self.checks
-            threading.Thread(target=import_check_path, daemon=True, name="holder-imports").start()
+        holders.serving = self.checks
+        threading.Thread(target=import_check_path, args=(self.drill is not None,), daemon=True,
+                         name="holder-imports").start()
         threading.Thread(target=self._watch, daemon=True, name="holder-watch").start()
         while not self.stopping.is_set():
             try:
@@ -154,11 +158,11 @@ class Holder:
         with suppress(OSError, ValueError):
             if json.loads(state_path(self.home, self.slot).read_text()).get("pid") == os.getpid():
                 state_path(self.home, self.slot).unlink()
-        if self.checks is None:
+        if holders.serving is self.checks:
+            holders.serving = None
+        if self.drill is not None:
             self.pool.close()
         else:
-            if holders.serving is self.checks:
-                holders.serving = None
             self.checks.close()
         self.log(f"stopped: {self.why}")
 
@@ -169,7 +173,7 @@ class Holder:
         drill_file = self.home / "drill.json"
         seen = None
         while not self.stopping.wait(POLL):
-            if self.checks is not None:
+            if self.drill is None:
                 self.checks.drop_stale_pools()
             else:
                 why, seen = self._drill_over(drill_file, seen)
@@ -241,7 +245,7 @@ class Holder:
         """Run a `grader check` command line as the client would have, when this holder is
         what the client would have run it with (its grader code, environment, inventory files)."""
         argv = req.get("argv")
-        why = "this is a drill's holder" if self.checks is None else self.checks.refusal(req)
+        why = self.checks.refusal(req)
         conn.sendall(wire.json_frame(wire.HELLO, {**self._hello(), "serving": not why, "why": why}))
         if why:
             self.log(f"check not served: {why}")
@@ -260,7 +264,7 @@ class Holder:
         with suppress(OSError):
             conn.sendall(wire.frame(wire.STDOUT, out) + wire.frame(wire.STDERR, err)
                          + wire.json_frame(wire.EXIT, {"code": code}))
-        self.log(f"check {' '.join(argv[1:])[:200]}: exit {code} after {time.monotonic() - start:.3f}s")
+        self.log(f"ran grader {' '.join(argv)[:200]}: exit {code} after {time.monotonic() - start:.3f}s")
 
     def _run(self, conn, req: dict, rest: bytes) -> None:
         size = req.get("stdin")

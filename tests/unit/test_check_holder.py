@@ -20,7 +20,7 @@ import pytest
 import grader.holder as holders
 from grader.cli import main
 from grader.holder import (CHECK_SLOT, check_persist, code_digest, env_digest, files_fingerprint, handover,
-                           inventory_files, server, socket_path, state_path)
+                           inventory_digest, inventory_files, server, socket_path, state_path)
 from grader.holder.checks import Checks
 from grader.inventory import HostSpec, Inventory
 
@@ -61,6 +61,20 @@ def test_refusals():
     assert checks.refusal({**ok, "argv": "check pack"}) == "not a grader check command line"
     assert checks.refusal({**ok, "code": "0" * 32}) == "grader's code changed"
     assert checks.refusal({**ok, "env": "0" * 32}) == "another environment"
+    drills = Checks(log=lambda message: None, drill=("d1", "digest", object()))
+    assert drills.refusal({**ok, "argv": ["drill", "check", "1"]}) == ""
+    assert drills.refusal(ok) == "not a grader drill check command line"
+    assert drills.refusal({**ok, "argv": ["drill", "grade"]}) == "not a grader drill check command line"
+
+
+def test_a_drills_holder_lends_its_connections_to_its_own_drill_only():
+    pool = object()
+    inv = Inventory(hosts={"controlplane": HostSpec(role="controlplane")}, source="x")
+    other = Inventory(hosts={"controlplane": HostSpec(role="controlplane")}, source="y")
+    drills = Checks(log=lambda message: None, drill=("d1", inventory_digest(inv), pool))
+    assert drills.drill_pool("d1", inv) is pool
+    assert drills.drill_pool("d2", inv) is None and drills.drill_pool("d1", other) is None
+    assert Checks(log=lambda message: None).drill_pool("d1", inv) is None
 
 
 def test_the_files_a_holders_connections_depend_on(tmp_path):
@@ -147,7 +161,7 @@ def test_a_handed_over_check_prints_what_the_command_prints(served, capsys, tmp_
     argv = ["check", str(MINI), "-i", str(inv), "--json", "--task", "hello-file"]
     code, stale, hung, out, err = hand_over(served, argv, capsys)
     assert (stale, hung) == (False, False), lines
-    assert any(line.startswith("check ") for line in lines), lines
+    assert any(line.startswith("ran grader check ") for line in lines), lines
     holders.serving, keep = None, holders.serving           # the same command line, run here
     try:
         with redirect_stdout(io.StringIO()) as here:
