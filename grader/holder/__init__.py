@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from pathlib import Path
 
 ENV = "GRADER_HOLDER"
@@ -49,6 +50,7 @@ CHECK_ENV = "GRADER_CHECK_PERSIST"
 CHECK_IDLE = 300.0      # the same for a check holder
 LOG_MAX = 256 << 10     # holder.log is cut to its last half past this size
 SUN_PATH_MAX = 100      # bytes; AF_UNIX paths hold 107
+BUILT_IN = "built-in killercoda layout"      # grader.inventory.Inventory.source when no file is used
 DRILL_SLOT = "holder"   # the drill's holder files are holder.sock, holder.json, holder.lock
 CHECK_SLOT = "check"    # the check holder's, check.sock, check.json, check.lock
 serving = None          # in a check holder: the Holder, whose pools `grader check` runs use
@@ -110,10 +112,10 @@ def inventory_files(inventory) -> list[str]:
     """The files a holder's connections depend on, as absolute paths (from the working folder
     now): the inventory file and each ssh host's key and known_hosts (the defaults under ~/.ssh
     when the inventory names none)."""
-    paths = [inventory.source]
+    paths = [] if inventory.source == BUILT_IN else [inventory.source]
     for spec in inventory.hosts.values():
         if spec.transport == "ssh":
-            paths.append(spec.key or "~/.ssh/id_ed25519")
+            paths += [spec.key] if spec.key else [f"~/.ssh/id_{kind}" for kind in ("ed25519", "ecdsa", "rsa")]
             paths.append(spec.known_hosts or "~/.ssh/known_hosts")
     return list(dict.fromkeys(os.path.abspath(os.path.expanduser(p)) for p in paths))
 
@@ -131,7 +133,10 @@ def files_fingerprint(paths) -> str:
     return hashlib.sha256(repr(seen).encode()).hexdigest()[:32]
 
 
-VOLATILE_ENV = frozenset({"_", "PWD", "OLDPWD", "SHLVL"})   # a shell changes these between two commands
+# what a shell changes between two commands, or one terminal's session has and another's not:
+# none of it changes what `grader check` does (the terminal's size is sent with each run)
+VOLATILE_ENV = frozenset({"_", "PWD", "OLDPWD", "SHLVL", "COLUMNS", "LINES", "SSH_CLIENT", "SSH_CONNECTION",
+                          "SSH_TTY", "TMUX_PANE", "WINDOWID", "STY", "TERM_SESSION_ID", "XDG_SESSION_ID"})
 
 
 def env_digest(environ) -> str:
@@ -141,10 +146,19 @@ def env_digest(environ) -> str:
 
 
 def code_digest() -> str:
-    """Which grader a holder runs: every file of the package (path, size, mtime), so that an
-    edited or upgraded grader is never served by a holder started before the change."""
+    """Which grader a holder runs: the interpreter, its site-packages folder (whose mtime moves
+    when a package is installed, upgraded or removed) and every file of the package (path, size,
+    mtime), so that an edited or upgraded grader is never served by a holder started before."""
+    import sys
+
     root = Path(__file__).resolve().parent.parent
-    seen = [str(root)]
+    site = os.path.join(sys.prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
+    seen = [str(root), sys.executable, sys.version]
+    try:
+        st = os.stat(site)
+        seen.append(f"{site}:{st.st_mtime_ns}")
+    except OSError:
+        pass
     for top, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
@@ -154,3 +168,21 @@ def code_digest() -> str:
                 continue
             seen.append(f"{top}/{name}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(seen).encode()).hexdigest()[:32]
+
+
+def open_socket(path, timeout: float) -> socket.socket:
+    """A connection to the holder at `path`; OSError when nobody listens there or the one who
+    does is not this user (whatever another user would answer is never believed)."""
+    import struct
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+        uid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+        if uid != os.getuid():
+            raise PermissionError(f"{path}: served by uid {uid}, not this user")
+    except BaseException:
+        sock.close()
+        raise
+    return sock

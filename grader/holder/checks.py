@@ -45,9 +45,10 @@ class Checks:
             return "another environment"
         return ""
 
-    def run(self, argv: list[str], cwd: str, umask: int, tty_out: bool, tty_err: bool) -> tuple[int, bytes, bytes]:
-        with self.checking:
-            return _run_cli(argv, cwd, umask, tty_out, tty_err)
+    def run(self, argv: list[str], cwd: str, umask: int, tty: tuple[bool, bool], size) -> tuple[int, bytes, bytes]:
+        """Run it; the caller holds `checking` (taken without waiting: a busy holder says so
+        and the command runs itself, rather than wait behind another run)."""
+        return _run_cli(argv, cwd, umask, tty, size)
 
     def drill_pool(self, drill: str, inventory):
         """A drill's holder's own connections, for a `drill check` it runs of that drill and
@@ -110,13 +111,23 @@ class _Output(io.StringIO):
         return self.getvalue().encode("utf-8", "surrogateescape")
 
 
-def _run_cli(argv: list[str], cwd: str, umask: int, tty_out: bool, tty_err: bool) -> tuple[int, bytes, bytes]:
-    """(exit code, stdout, stderr) of `grader ARGV` run here, in `cwd` with `umask`."""
+HOME_FOLDER = "/"       # where a holder waits between runs (the folder it was started in may go)
+
+
+def _run_cli(argv: list[str], cwd: str, umask: int, tty: tuple[bool, bool], size) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of `grader ARGV` run here, in `cwd` with `umask`, its output
+    as wide as the command's terminal (`size`: columns, lines; None when it has none)."""
     from grader import cli
 
-    out, err = _Output(tty_out), _Output(tty_err)
-    here, mask = os.getcwd(), os.umask(umask & 0o777)
+    out, err = _Output(tty[0]), _Output(tty[1])
+    mask = os.umask(umask & 0o777)
+    saved = {k: os.environ.get(k) for k in ("COLUMNS", "LINES")}
     try:
+        if size:
+            os.environ["COLUMNS"], os.environ["LINES"] = str(int(size[0])), str(int(size[1]))
+        else:
+            for k in saved:
+                os.environ.pop(k, None)
         os.chdir(cwd)
         with redirect_stdout(out), redirect_stderr(err):
             try:
@@ -128,8 +139,13 @@ def _run_cli(argv: list[str], cwd: str, umask: int, tty_out: bool, tty_err: bool
         err.write(f"grader: cannot run in {cwd}: {exc.strerror or exc}\n")
     finally:
         os.umask(mask)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         with suppress(OSError):
-            os.chdir(here)
+            os.chdir(HOME_FOLDER)
     return code, out.data(), err.data()
 
 

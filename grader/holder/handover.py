@@ -20,27 +20,18 @@ from pathlib import Path
 
 import grader.holder as holders
 from grader import __version__
-from grader.holder import CHECK_SLOT, DRILL_SLOT, check_persist, code_digest, enabled, env_digest, socket_path, wire
+from grader.holder import (CHECK_SLOT, DRILL_SLOT, check_persist, code_digest, enabled, env_digest, open_socket,
+                           socket_path, wire)
 
 ANSWER_WAIT = 1.0       # seconds for the holder's first answer; a busy holder answers at once too
 CHUNK = 65536
 
 
-def open_socket(path, timeout: float) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def check(home: Path, argv: list[str]) -> int | None:
     drill = argv[:1] == ["drill"]
-    if holders.serving is not None or not enabled() or (not drill and check_persist() <= 0):
-        return None         # in the holder itself, or no holder wanted
+    if holders.serving is not None or not enabled() or (not drill and check_persist() <= 0) \
+            or os.environ.get("GRADER_DEBUG"):
+        return None         # in the holder itself, no holder wanted, or the debug log wanted here
     slot = DRILL_SLOT if drill else CHECK_SLOT
     try:
         sock = open_socket(socket_path(home, slot), ANSWER_WAIT)
@@ -49,46 +40,60 @@ def check(home: Path, argv: list[str]) -> int | None:
     except OSError:         # a socket nobody listens on: a killed holder's
         _replace(home, slot, stop=False)
         return None
-    code, stale, hung = _run(sock, argv, "drill" if drill else "check")
+    code, stale, hung, out, err = _run(sock, argv, "drill" if drill else "check")
     if stale or hung:
         _replace(home, slot, stop=True)
+    if code is not None:        # printed here, outside the hand-over: a closed pipe is the command's own
+        _write(sys.stdout, out)
+        _write(sys.stderr, err)
     return code
 
 
-def _run(sock, argv, holder_kind: str = "check") -> tuple[int | None, bool, bool]:
-    """(exit code or None, whether the holder said no, whether it did not answer in time)."""
+def _request(argv) -> bytes:
+    import shutil
+
     mask = os.umask(0o022)
     os.umask(mask)
-    request = wire.request("check", argv=list(argv), cwd=os.getcwd(), umask=mask,
-                           tty=[sys.stdout.isatty(), sys.stderr.isatty()], code=code_digest(),
-                           env=env_digest(os.environ))
+    tty = [sys.stdout.isatty(), sys.stderr.isatty()]
+    size = list(shutil.get_terminal_size()) if tty[0] or os.environ.get("COLUMNS") else None
+    return wire.request("check", argv=list(argv), cwd=os.getcwd(), umask=mask, tty=tty, size=size,
+                        code=code_digest(), env=env_digest(os.environ))
+
+
+def _run(sock, argv, holder_kind: str = "check"):
+    """(exit code or None, whether the holder is stale, whether it did not answer in time,
+    stdout, stderr); a busy holder is not stale: the command runs itself."""
     frames, out, err = wire.Frames(), b"", b""
     with sock:
+        try:
+            request = _request(argv)
+        except (OSError, AttributeError, ValueError):   # no working folder, no stdout: run it here
+            return None, False, False, out, err
         try:
             sock.sendall(request)
             while True:
                 data = sock.recv(CHUNK)
                 if not data:        # it went away before the end: run here
-                    return None, False, False
+                    return None, False, False, out, err
                 for kind, payload in frames.feed(data):
                     if kind == wire.HELLO:
                         answer = json.loads(payload)
+                        if answer.get("why") == "busy":
+                            return None, False, False, out, err
                         if answer.get("kind") != holder_kind or answer.get("version") != __version__ \
                                 or not answer.get("serving"):
-                            return None, True, False
+                            return None, True, False, out, err
                         sock.settimeout(None)       # it runs the checks now: as long as they take
                     elif kind == wire.STDOUT:
                         out = payload
                     elif kind == wire.STDERR:
                         err = payload
                     elif kind == wire.EXIT:
-                        _write(sys.stdout, out)
-                        _write(sys.stderr, err)
-                        return int(json.loads(payload)["code"]), False, False
+                        return int(json.loads(payload)["code"]), False, False, out, err
         except socket.timeout:
-            return None, False, True
+            return None, False, True, b"", b""
         except (OSError, ValueError, KeyError, TypeError):
-            return None, False, False
+            return None, False, False, b"", b""
 
 
 def _write(stream, data: bytes) -> None:

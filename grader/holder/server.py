@@ -1,15 +1,13 @@
-"""The holder process: keeps one drill's (or one inventory's, for `grader check`) SSH
-connections and runs commands over them for grader commands of the same user (the package
-docstring says when it starts and ends).
+"""The holder process: keeps a drill's SSH connections (or, for `grader check`, those of the
+inventories it is handed) and serves grader commands of the same user (the package docstring
+says when it starts and ends).
 
-    python -m grader.holder.server --home HOME (--drill ID | --check) [--inventory FILE]
-                                   [--trust-on-first-use]
+    python -m grader.holder.server --home HOME (--drill ID | --check) [--inventory FILE] [--trust-on-first-use]
 
-Each client connection carries one request (`grader.holder.wire`) and is served in its own
-thread; `run` streams the command's output back as it arrives; `check` (a check holder's)
-runs a `grader check` command line in this process, one at a time.  A client that goes away
-mid-command makes the command's sinks report a passed deadline, so the transport gives the
-command up (HostStalled) as it would for its own caller.
+Each client connection carries one request (`grader.holder.wire`), served in its own thread:
+`run` streams a command's output back as it arrives (a client that goes away makes the sinks
+report a passed deadline, so the transport gives the command up as for its own caller);
+`check` runs a handed-over command line in this process (grader.holder.checks), one at a time.
 """
 from __future__ import annotations
 
@@ -33,7 +31,7 @@ from grader.errors import TransportError
 import grader.holder as holders
 from grader.holder import (CHECK_SLOT, DRILL_SLOT, LOG_MAX, check_persist, idle_timeout, inventory_digest, lock_path,
                            log_path, socket_path, state_path)
-from grader.holder.checks import Checks, import_check_path
+from grader.holder.checks import HOME_FOLDER, Checks, import_check_path
 from grader.holder import wire
 from grader.home import write_atomic
 from grader.procs import process_started
@@ -101,8 +99,11 @@ class Holder:
                 signal.signal(sig, lambda *_: self.stop("signalled"))
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self.log(f"serving {self._what()} on {self.sock_path}")
-        if self.pool is not None:
-            self.pool.warm(r for r, h in self.inventory.hosts.items() if h.transport == "ssh")
+        with suppress(OSError):
+            os.chdir(HOME_FOLDER)       # the folder it was started in may be removed while it runs
+        roles = [r for r, h in self.inventory.hosts.items() if h.transport == "ssh"]
+        # connecting (paramiko's import first) in the background: requests are answered meanwhile
+        threading.Thread(target=self.pool.warm, args=(roles,), daemon=True, name="holder-warm").start()
         holders.serving = self.checks
         threading.Thread(target=import_check_path, args=(self.drill is not None,), daemon=True,
                          name="holder-imports").start()
@@ -227,7 +228,7 @@ class Holder:
             elif req["op"] == "stop":
                 conn.sendall(wire.json_frame(wire.HELLO, {**self._hello(), "stopping": True}))
                 self.stop("asked to stop")
-            elif req["op"] == "run":
+            elif req["op"] == "run" and self.drill is not None:     # (only a drill's Pool runs through one)
                 self._run(conn, req, rest)
             elif req["op"] == "check":
                 self._check(conn, req)
@@ -242,24 +243,29 @@ class Holder:
                 "pid": os.getpid(), "version": __version__}
 
     def _check(self, conn, req: dict) -> None:
-        """Run a `grader check` command line as the client would have, when this holder is
-        what the client would have run it with (its grader code, environment, inventory files)."""
+        """Run a handed-over command line, when this holder is free and is what the client would run it with."""
         argv = req.get("argv")
-        why = self.checks.refusal(req)
-        conn.sendall(wire.json_frame(wire.HELLO, {**self._hello(), "serving": not why, "why": why}))
-        if why:
-            self.log(f"check not served: {why}")
-            return
-        argv = [str(a) for a in argv]
-        tty = req.get("tty") or [False, False]
-        with self.count:
-            self.busy += 1
-        start = time.monotonic()
+        busy = not self.checks.checking.acquire(blocking=False)
         try:
-            code, out, err = self.checks.run(argv, str(req["cwd"]), int(req["umask"]), bool(tty[0]), bool(tty[1]))
-        finally:
+            why = "busy" if busy else self.checks.refusal(req)      # busy first: never stopped mid-run
+            conn.sendall(wire.json_frame(wire.HELLO, {**self._hello(), "serving": not why, "why": why}))
+            if why:
+                self.log(f"check not served: {why}")
+                return
+            argv = [str(a) for a in argv]
+            tty = req.get("tty") or [False, False]
             with self.count:
-                self.busy -= 1
+                self.busy += 1
+            start = time.monotonic()
+            try:
+                code, out, err = self.checks.run(argv, str(req["cwd"]), int(req["umask"]),
+                                                 (bool(tty[0]), bool(tty[1])), req.get("size"))
+            finally:
+                with self.count:
+                    self.busy -= 1
+        finally:
+            if not busy:
+                self.checks.checking.release()
                 self.last = time.monotonic()
         with suppress(OSError):
             conn.sendall(wire.frame(wire.STDOUT, out) + wire.frame(wire.STDERR, err)

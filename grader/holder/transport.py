@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import select
-import socket
 import threading
 import time
 
 from grader.errors import CommandTimedOut, ConnectionLost, HostStalled
-from grader.holder import wire
-from grader.holder.handover import open_socket
+from grader.holder import open_socket, wire
 from grader.inventory import check_jump_chain
 from grader.transport import Pool
 from grader.transport.base import Capture, CommandResult, Transport, result_of, stall_deadline

@@ -9,10 +9,11 @@ payload:
     h  an answer to hello or stop: {"kind", "drill", "inventory", "files", "pid", "version"};
        to check, at once: the same and "serving" (false: this holder will not run it)
 
-`check` (a check holder only) hands over a `grader check` command line: {"argv", "cwd",
-"umask", "tty": [stdout is a tty, stderr is a tty], "code", "env", "files"}; the answer is
-an h frame, then (when serving) one o and one e frame with the command's whole output and
-an x frame with its exit code.
+`check` hands over a `grader check` (to a check holder) or `grader drill check` (to the
+drill's) command line: {"argv", "cwd", "umask", "tty": [stdout is a tty, stderr is a tty],
+"size": [columns, lines] or null, "code", "env"}; the answer is an h frame with "serving"
+and "why" ("busy", or why it is stale), then (when serving) one o and one e frame with the
+command's whole output and an x frame with its exit code.
 
 Exceptions cross as their class name and constructor fields, and are raised again on the
 client with its own copy of the partial output (`raise_error()`), so a caller sees what a

@@ -46,7 +46,7 @@ SOURCES = ("__init__.py", "errors.py", "inventory.py", "strenum.py", "engine/__i
            "packs/__init__.py", "packs/lines.py", "packs/loader.py", "packs/model.py",
            "packs/packcache.py", "packs/packs.py", "packs/templating.py", "packs/unpack.py", "packs/yamlsrc.py")
 _PACKAGE = Path(__file__).parent.parent         # grader/: SOURCES are relative to it
-_keys: dict[int, tuple] = {}    # id(pack) -> (pack, key) for the packs this process loaded
+_keys: dict[int, tuple] = {}    # id(pack) -> (pack, key) for the last KEEP packs this process loaded
 
 
 # --- digests (I/O: they read files) ------------------------------------------------
@@ -203,6 +203,8 @@ def load(ref, *, inventory=None, check_templates: bool = True):
         if tree_digest(root) == tree:       # unchanged while it loaded: the entry is true
             _write(key, pack)
     _keys[id(pack)] = (pack, key)
+    while len(_keys) > KEEP:        # a long-lived process (a holder) loads a pack per run
+        del _keys[next(iter(_keys))]
     return pack
 
 

@@ -61,6 +61,8 @@ def test_refusals():
     assert checks.refusal({**ok, "argv": "check pack"}) == "not a grader check command line"
     assert checks.refusal({**ok, "code": "0" * 32}) == "grader's code changed"
     assert checks.refusal({**ok, "env": "0" * 32}) == "another environment"
+    assert env_digest({**os.environ, "SSH_CONNECTION": "x", "COLUMNS": "80"}) == env_digest(
+        {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "COLUMNS")})
     drills = Checks(log=lambda message: None, drill=("d1", "digest", object()))
     assert drills.refusal({**ok, "argv": ["drill", "check", "1"]}) == ""
     assert drills.refusal(ok) == "not a grader drill check command line"
@@ -113,12 +115,17 @@ def test_a_command_line_leaves_the_process_as_it_found_it(tmp_path, monkeypatch)
     here, stdout = os.getcwd(), sys.stdout
     mask = os.umask(0o022)
     os.umask(mask)
-    code, out, err = checks.run(["check", "--help"], str(tmp_path), 0o077, True, False)
-    assert code == 0 and b"usage: grader check" in out and err == b""
-    assert (os.getcwd(), sys.stdout) == (here, stdout)
-    assert os.umask(mask) == mask
-    code, out, err = checks.run(["check", str(MINI)], str(tmp_path / "gone"), 0o022, False, False)
-    assert code == 2 and b"cannot run in" in err and os.getcwd() == here
+    os.chdir("/")                   # where a holder waits between runs
+    try:
+        monkeypatch.delenv("COLUMNS", raising=False)
+        code, out, err = checks.run(["check", "--help"], str(tmp_path), 0o077, (True, False), [61, 20])
+        assert code == 0 and b"usage: grader check" in out and err == b""
+        assert (os.getcwd(), sys.stdout, os.environ.get("COLUMNS")) == ("/", stdout, None)
+        assert os.umask(mask) == mask
+        code, out, err = checks.run(["check", str(MINI)], str(tmp_path / "gone"), 0o022, (False, False), None)
+        assert code == 2 and b"cannot run in" in err and os.getcwd() == "/"
+    finally:
+        os.chdir(here)
 
 
 # --- a check holder in a thread ----------------------------------------------------------
@@ -149,11 +156,9 @@ def served(tmp_path, monkeypatch):
 def hand_over(served, argv, capsys):
     home, _, _, holder = served
     holder.checks.env = env_digest(os.environ)  # pytest's PYTEST_CURRENT_TEST changed since the fixture
-    capsys.readouterr()
     sock = handover.open_socket(socket_path(home, CHECK_SLOT), 1.0)
-    code, stale, hung = handover._run(sock, argv)      # handover.check() steps aside in a holder's process
-    out, err = capsys.readouterr()
-    return code, stale, hung, out, err
+    code, stale, hung, out, err = handover._run(sock, argv)    # check() steps aside in a holder's process
+    return code, stale, hung, out.decode(), err.decode()
 
 
 def test_a_handed_over_check_prints_what_the_command_prints(served, capsys, tmp_path):
@@ -181,7 +186,32 @@ def test_a_refused_run_is_said_at_once(served, capsys, monkeypatch):
     assert code == 1                                          # served (hello-file and count-lines unsolved)
     monkeypatch.setenv("GRADER_SOMETHING_ELSE", "1")          # this client's environment differs
     sock = handover.open_socket(socket_path(home, CHECK_SLOT), 1.0)
-    code, stale, hung = handover._run(sock, ["check", str(MINI), "-i", str(inv)])
-    out, err = capsys.readouterr()
-    assert (code, stale, hung, out) == (None, True, False, "")
+    code, stale, hung, out, err = handover._run(sock, ["check", str(MINI), "-i", str(inv)])
+    assert (code, stale, hung, out) == (None, True, False, b"")
     assert "check not served: another environment" in lines
+
+
+def test_a_busy_holder_says_so_and_is_left_alone(served):
+    home, inv, lines, holder = served
+    holder.checks.env = env_digest(os.environ)
+    with holder.checks.checking:                              # another run is under way
+        sock = handover.open_socket(socket_path(home, CHECK_SLOT), 1.0)
+        assert handover._run(sock, ["check", str(MINI), "-i", str(inv)])[:3] == (None, False, False)
+    end = time.monotonic() + 5
+    while "check not served: busy" not in lines and time.monotonic() < end:   # logged after the answer
+        time.sleep(0.01)
+    assert "check not served: busy" in lines
+
+
+def test_the_client_believes_only_a_holder_of_its_own_user(tmp_path, monkeypatch):
+    import socket as sockets
+
+    path = tmp_path / "s.sock"
+    srv = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(1)
+    handover.open_socket(path, 1.0).close()                   # ours: accepted
+    monkeypatch.setattr(handover.os, "getuid", lambda: 12345)
+    with pytest.raises(PermissionError, match="not this user"):
+        handover.open_socket(path, 1.0)
+    srv.close()
