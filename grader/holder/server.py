@@ -98,7 +98,7 @@ class Holder:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop("signalled"))
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        self.log(f"serving {self._what()} on {self.sock_path}")
+        self.log(f"serving {'drill ' + self.drill if self.drill is not None else 'grader check'} on {self.sock_path}")
         with suppress(OSError):
             os.chdir(HOME_FOLDER)       # the folder it was started in may be removed while it runs
         roles = [r for r, h in self.inventory.hosts.items() if h.transport == "ssh"]
@@ -166,9 +166,6 @@ class Holder:
         else:
             self.checks.close()
         self.log(f"stopped: {self.why}")
-
-    def _what(self) -> str:
-        return f"drill {self.drill}" if self.drill is not None else "grader check"
 
     def _watch(self) -> None:
         drill_file = self.home / "drill.json"
@@ -248,9 +245,10 @@ class Holder:
         busy = not self.checks.checking.acquire(blocking=False)
         try:
             why = "busy" if busy else self.checks.refusal(req)      # busy first: never stopped mid-run
+            if why:             # logged before the answer, as each run is: the log is never behind it
+                self.log(f"check not served: {why}")
             conn.sendall(wire.json_frame(wire.HELLO, {**self._hello(), "serving": not why, "why": why}))
             if why:
-                self.log(f"check not served: {why}")
                 return
             argv = [str(a) for a in argv]
             tty = req.get("tty") or [False, False]
@@ -267,10 +265,10 @@ class Holder:
             if not busy:
                 self.checks.checking.release()
                 self.last = time.monotonic()
+        self.log(f"ran grader {' '.join(argv)[:200]}: exit {code} after {time.monotonic() - start:.3f}s")
         with suppress(OSError):
             conn.sendall(wire.frame(wire.STDOUT, out) + wire.frame(wire.STDERR, err)
                          + wire.json_frame(wire.EXIT, {"code": code}))
-        self.log(f"ran grader {' '.join(argv)[:200]}: exit {code} after {time.monotonic() - start:.3f}s")
 
     def _run(self, conn, req: dict, rest: bytes) -> None:
         size = req.get("stdin")
