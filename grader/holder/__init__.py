@@ -31,10 +31,13 @@ environment (`env_digest`); any other is stopped and replaced.  Connections whos
 file, key or known_hosts file has changed or gone (`files_fingerprint`: a new lab, `grader
 lab down`) are closed and opened afresh.  It exits after GRADER_CHECK_PERSIST seconds
 without a request (default 300; 0 = no check holder), and like the drill's on `stop`,
-SIGTERM or a removed socket.
+SIGTERM or a removed socket.  `drill check` is handed to the drill's holder the same way
+(it runs the command line over the drill's own connections); a busy holder says so and the
+command runs itself.
 
 `wire` is the protocol, `server` the process, `transport` the client side (a Pool whose
-transports run commands through the holder), `control` finding, starting and stopping it.
+transports run commands through the holder), `control` finding, starting and stopping it,
+`handover` handing a command line over, `checks` what a holder does with one.
 """
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ SUN_PATH_MAX = 100      # bytes; AF_UNIX paths hold 107
 BUILT_IN = "built-in killercoda layout"      # grader.inventory.Inventory.source when no file is used
 DRILL_SLOT = "holder"   # the drill's holder files are holder.sock, holder.json, holder.lock
 CHECK_SLOT = "check"    # the check holder's, check.sock, check.json, check.lock
-serving = None          # in a check holder: the Holder, whose pools `grader check` runs use
+serving = None          # in a holder: its grader.holder.checks.Checks, what handed-over runs use
 
 
 def enabled() -> bool:

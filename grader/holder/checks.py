@@ -5,7 +5,7 @@ drill check` over the drill's connections.
 
     checks = Checks(log)                    # a check holder's; Checks(log, drill=(id, inventory, pool))
     why = checks.refusal(request)           # "" when it may run this request's command line
-    code, out, err = checks.run(argv, cwd, umask, tty_out, tty_err)
+    code, out, err = checks.run(argv, cwd, umask, (tty_out, tty_err), size)   # holding checks.checking
     checks.pool_for(inventory)              # what `grader check` grades with here (control.check_pool)
 
 Runs take turns: the working folder, the umask and sys.stdout are the process's own.

@@ -88,7 +88,7 @@ def after_check(home: Path, inventory, *, inventory_flag=None, trust_on_first_us
 
 
 class _Borrowed:
-    """A check holder's pool as a `grader check` run sees it: closing it keeps the connections."""
+    """A holder's pool as a handed-over run sees it: closing it keeps the connections."""
 
     def __init__(self, pool):
         self._pool = pool
